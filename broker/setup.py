@@ -1,0 +1,47 @@
+"""Broker construction from settings: RabbitMQ in production, an in-process broker for
+`sluice up` on a machine without RabbitMQ."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import pika
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Retries
+
+log = logging.getLogger(__name__)
+
+
+def _middleware() -> list:
+    # Only retries: job timeouts are the executor's business, and a job's age is no reason to
+    # drop it. Retries cover infrastructure errors (store or object store briefly away).
+    return [Retries(max_retries=20, min_backoff=1_000, max_backoff=60_000)]
+
+
+def rabbitmq_broker(url: str) -> dramatiq.Broker:
+    broker = RabbitmqBroker(url=url, confirm_delivery=True, middleware=_middleware())
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def in_process_broker() -> dramatiq.Broker:
+    broker = StubBroker(middleware=_middleware())
+    broker.emit_after("process_boot")
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def rabbitmq_reachable(url: str, timeout: float = 2.0) -> bool:
+    params = pika.URLParameters(url)
+    params.socket_timeout = timeout
+    params.blocked_connection_timeout = timeout
+    params.connection_attempts = 1
+    params.stack_timeout = timeout
+    try:
+        pika.BlockingConnection(params).close()
+    except pika.exceptions.AMQPError as exc:
+        log.debug("RabbitMQ at %s unreachable: %s", params.host, exc.__class__.__name__)
+        return False
+    return True

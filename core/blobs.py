@@ -1,0 +1,36 @@
+"""Bytes that belong to a job (its input, its captured output): small ones live in the job
+store, larger ones in the system bucket. A reference names where: `db:KEY` or `s3:BUCKET/KEY`."""
+
+from __future__ import annotations
+
+from core.objects import ObjectStore
+from core.store import JobStore
+
+
+class Blobs:
+    def __init__(self, store: JobStore, objects: ObjectStore, bucket: str, inline_max: int):
+        self.store, self.objects = store, objects
+        self.bucket, self.inline_max = bucket, inline_max
+
+    def ref_for(self, key: str, size: int) -> str:
+        return f"db:{key}" if size <= self.inline_max else f"s3:{self.bucket}/{key}"
+
+    def put(self, key: str, data: bytes) -> str:
+        ref = self.ref_for(key, len(data))
+        self.write(ref, data)
+        return ref
+
+    def write(self, ref: str, data: bytes) -> None:
+        kind, _, where = ref.partition(":")
+        if kind == "db":
+            self.store.put_blob(where, data)
+        else:
+            bucket, _, key = where.partition("/")
+            self.objects.put_bytes(bucket, key, data)
+
+    def get(self, ref: str) -> bytes:
+        kind, _, where = ref.partition(":")
+        if kind == "db":
+            return self.store.get_blob(where)
+        bucket, _, key = where.partition("/")
+        return self.objects.get_bytes(bucket, key)

@@ -1,0 +1,231 @@
+"""The function spec: what a user registers, validated field by field with the path of each error."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from core.errors import Invalid
+
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MODES = ("sync", "async")
+RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", "EVENT")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
+_MEMORY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_MEMORY_UNITS = {None: 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+                 "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
+FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
+          "output", "log_level", "mode", "description")
+MAX_TIMEOUT = 7 * 24 * 3600
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputSpec:
+    bucket: str | None = None
+    prefix: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Function:
+    name: str
+    command: tuple[str, ...] | None = None
+    script: str | None = None
+    image: str | None = None
+    environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    timeout: float = 300.0
+    memory: int | None = None
+    cpu: float | None = None
+    output: OutputSpec = dataclasses.field(default_factory=OutputSpec)
+    log_level: str = "INFO"
+    mode: str = "sync"
+    description: str = ""
+    token: str = dataclasses.field(default="", repr=False)
+    revision: int = 1
+
+    def argv(self) -> list[str]:
+        """The command the executor runs: the argv as given, or the script through `/bin/sh -c`."""
+        if self.command:
+            return list(self.command)
+        return ["/bin/sh", "-c", self.script or ""]
+
+    def to_spec(self) -> dict[str, Any]:
+        """The user-facing spec (no token, no revision): what `from_spec` reads back."""
+        spec: dict[str, Any] = {"name": self.name}
+        if self.command:
+            spec["command"] = list(self.command)
+        if self.script is not None:
+            spec["script"] = self.script
+        if self.image:
+            spec["image"] = self.image
+        spec.update(environment=dict(self.environment), timeout=self.timeout, memory=self.memory,
+                    cpu=self.cpu, output={"bucket": self.output.bucket, "prefix": self.output.prefix},
+                    log_level=self.log_level, mode=self.mode, description=self.description)
+        return spec
+
+    @classmethod
+    def from_spec(cls, spec: Any, *, path: str = "", name: str | None = None,
+                  token: str | None = None, revision: int = 1) -> Function:
+        """Validate a user's spec; raise `Invalid` listing every bad field by its path."""
+        errors: list[dict[str, str]] = []
+
+        def bad(field: str, message: str) -> None:
+            errors.append({"path": f"{path}{field}", "message": message})
+
+        if not isinstance(spec, Mapping):
+            raise Invalid("a function spec must be an object",
+                          errors=[{"path": path.rstrip(".") or "$", "message": "expected an object"}])
+        for key in spec:
+            if key not in FIELDS:
+                bad(str(key), "unknown field")
+        fn_name = spec.get("name", name)
+        if name is not None and spec.get("name", name) != name:
+            bad("name", f"does not match the name {name!r} it is filed under")
+        if not isinstance(fn_name, str) or not NAME.match(fn_name):
+            bad("name", "must be a DNS label: lowercase letters, digits and '-', 1 to 63 characters")
+        command, script = spec.get("command"), spec.get("script")
+        if command is not None and script is not None:
+            bad("command", "give either command or script, not both")
+        if command is None and script is None and not spec.get("image"):
+            bad("command", "give a command (argv list), a script, or an image")
+        if command is not None:
+            if isinstance(command, str):
+                command = [command]
+            if (not isinstance(command, list) or not command
+                    or not all(isinstance(a, str) and "\0" not in a for a in command)):
+                bad("command", "must be a non-empty list of strings")
+        if script is not None and (not isinstance(script, str) or "\0" in script):
+            bad("script", "must be a string")
+        image = spec.get("image")
+        if image is not None and (not isinstance(image, str) or not image.strip()):
+            bad("image", "must be an image reference")
+        environment = spec.get("environment") or {}
+        if not isinstance(environment, Mapping):
+            bad("environment", "must be a map of variable names to strings")
+            environment = {}
+        env: dict[str, str] = {}
+        for key, value in environment.items():
+            if not isinstance(key, str) or not ENV_NAME.match(key):
+                bad(f"environment.{key}", "is not a valid variable name")
+            elif key in RESERVED_ENV:
+                bad(f"environment.{key}", "is set by Sluice for every invocation")
+            elif not isinstance(value, (str, int, float, bool)) or "\0" in str(value):
+                bad(f"environment.{key}", "must be a string")
+            else:
+                env[key] = str(value)
+        timeout = _parse(spec.get("timeout", 300), _duration, "timeout", bad)
+        if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
+            bad("timeout", f"must be more than 0 and at most {MAX_TIMEOUT} seconds")
+        memory = _parse(spec.get("memory"), _memory, "memory", bad)
+        if memory is not None and memory < 4 * 1024**2:
+            bad("memory", "must be at least 4Mi")
+        cpu = _parse(spec.get("cpu"), _cpu, "cpu", bad)
+        if cpu is not None and cpu <= 0:
+            bad("cpu", "must be more than 0")
+        output = _output(spec.get("output"), bad)
+        log_level = spec.get("log_level", "INFO")
+        if not isinstance(log_level, str) or log_level.upper() not in LOG_LEVELS:
+            bad("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
+        mode = spec.get("mode", "sync")
+        if mode not in MODES:
+            bad("mode", "must be sync or async")
+        description = spec.get("description", "")
+        if not isinstance(description, str):
+            bad("description", "must be a string")
+        if errors:
+            raise Invalid("the function spec is invalid", errors=errors)
+        return cls(
+            name=fn_name, command=tuple(command) if command else None, script=script, image=image,
+            environment=env, timeout=timeout if timeout is not None else 300.0, memory=memory,
+            cpu=cpu, output=output, log_level=log_level.upper(), mode=mode,
+            description=description, token=token or secrets.token_urlsafe(32), revision=revision,
+        )
+
+
+def parse_document(document: Any) -> list[Function]:
+    """Read a deployment document: one function, or `functions: {name: spec, ...}`."""
+    if isinstance(document, Mapping) and "functions" in document:
+        functions = document["functions"]
+        if not isinstance(functions, Mapping) or not functions:
+            raise Invalid("functions must be a non-empty map of names to specs",
+                          errors=[{"path": "functions", "message": "expected a non-empty map"}])
+        parsed, errors = [], []
+        for key, spec in functions.items():
+            try:
+                parsed.append(Function.from_spec(spec, path=f"functions.{key}.", name=str(key)))
+            except Invalid as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise Invalid("the function spec is invalid", errors=errors)
+        return parsed
+    return [Function.from_spec(document)]
+
+
+def validate_prefix(prefix: Any) -> str | None:
+    """Return why an object-key prefix is unsafe, or None when it is fine."""
+    if not isinstance(prefix, str):
+        return "must be a string"
+    if "\0" in prefix or prefix.startswith("/") or any(p in ("..", ".") for p in prefix.split("/")):
+        return "must be a relative key prefix without '.', '..' or NUL"
+    return None
+
+
+def _output(value: Any, bad) -> OutputSpec:
+    if value is None:
+        return OutputSpec()
+    if not isinstance(value, Mapping):
+        bad("output", "must be an object with bucket and prefix")
+        return OutputSpec()
+    bucket, prefix = value.get("bucket"), value.get("prefix") or ""
+    if bucket is not None and (not isinstance(bucket, str) or not BUCKET.match(bucket)):
+        bad("output.bucket", "must be an S3 bucket name: 3 to 63 lowercase letters, digits, '.' or '-'")
+    problem = validate_prefix(prefix)
+    if problem:
+        bad("output.prefix", problem)
+    return OutputSpec(bucket=bucket, prefix=prefix.strip("/") if isinstance(prefix, str) else "")
+
+
+def _parse(value: Any, parser, field: str, bad):
+    if value is None:
+        return None
+    try:
+        return parser(value)
+    except (TypeError, ValueError) as exc:
+        bad(field, str(exc))
+        return None
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 30, 30s, 5m or 1h")
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _DURATION.match(str(value).strip())
+    if not match:
+        raise ValueError("must be a duration such as 30, 30s, 5m or 1h")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _memory(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _MEMORY.match(str(value).strip())
+    if not match:
+        raise ValueError("must be a quantity such as 512Mi, 2Gi or a number of bytes")
+    return int(match.group(1)) * _MEMORY_UNITS[match.group(2)]
+
+
+def _cpu(value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _CPU.match(str(value).strip())
+    if not match:
+        raise ValueError("must be a number of cores such as 1, 0.5 or 500m")
+    return float(match.group(1)) / (1000 if match.group(2) else 1)

@@ -1,0 +1,131 @@
+"""The job: one invocation of a function, its state machine and what it measured."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DISMISSED = "dismissed"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+TERMINAL = tuple(s for s in JobStatus if s.terminal)
+
+
+class Reason(enum.StrEnum):
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+class Trigger(enum.StrEnum):
+    HTTP = "http"
+    STORAGE = "storage"
+    CRON = "cron"
+    SCAN = "scan"
+    CHAIN = "chain"
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputObject:
+    name: str
+    bucket: str
+    key: str
+    size: int
+    content_type: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    id: str
+    function: str
+    revision: int
+    trigger: Trigger
+    status: JobStatus
+    spec: dict[str, Any]
+    created_at: float
+    idempotency_key: str | None = None
+    input_ref: str | None = None
+    input_size: int = 0
+    content_type: str | None = None
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    reason: Reason | None = None
+    error: str | None = None
+    cpu_seconds: float | None = None
+    peak_memory: int | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    outputs: tuple[OutputObject, ...] = ()
+    stdout_ref: str | None = None
+    stderr_ref: str | None = None
+    owner: str | None = None
+    heartbeat_at: float | None = None
+
+    @property
+    def runtime(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    @property
+    def queue_wait(self) -> float | None:
+        return None if self.started_at is None else self.started_at - self.created_at
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as the API shows it (no internal references)."""
+        return {
+            "id": self.id,
+            "function": self.function,
+            "revision": self.revision,
+            "trigger": str(self.trigger),
+            "status": str(self.status),
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "queue_wait": self.queue_wait,
+            "runtime": self.runtime,
+            "exit_code": self.exit_code,
+            "reason": str(self.reason) if self.reason else None,
+            "error": self.error,
+            "cpu_seconds": self.cpu_seconds,
+            "peak_memory": self.peak_memory,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "idempotency_key": self.idempotency_key,
+            "outputs": [o.to_dict() for o in self.outputs],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What an attempt produced; recorded in one compare-and-set from `running`."""
+
+    status: JobStatus
+    exit_code: int | None = None
+    reason: Reason | None = None
+    error: str | None = None
+    cpu_seconds: float | None = None
+    peak_memory: int | None = None
+    bytes_out: int = 0
+    outputs: tuple[OutputObject, ...] = ()
+    stdout_ref: str | None = None
+    stderr_ref: str | None = None

@@ -1,0 +1,29 @@
+"""Metric definitions shared by every process. In the one-machine stack the processes share
+a prometheus-client multiprocess directory, so the gateway's /metrics shows the workers' too."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "sluice_http_requests_total", "HTTP requests by route, method and status",
+    ["route", "method", "status"])
+HTTP_LATENCY = Histogram(
+    "sluice_http_request_duration_seconds", "HTTP request handling time by route",
+    ["route"], buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+INVOCATIONS = Counter(
+    "sluice_invocations_total", "Invocations accepted by function and mode", ["function", "mode"])
+JOBS_FINISHED = Counter(
+    "sluice_jobs_finished_total", "Jobs that reached a terminal state", ["function", "status"])
+JOB_DURATION = Histogram(
+    "sluice_job_duration_seconds", "Job run time from start to recorded outcome",
+    ["function", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800))
+QUEUE_WAIT = Histogram(
+    "sluice_job_queue_wait_seconds", "Time from acceptance to the start of the last attempt",
+    ["function"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 300))
+OPEN_WAITERS = Gauge(
+    "sluice_open_waiters", "Requests waiting for a job to finish", multiprocess_mode="livesum")
+MESSAGES_DROPPED = Counter(
+    "sluice_messages_dropped_total", "Job messages dropped as duplicates or for finished jobs",
+    ["why"])
+JOBS_REPUBLISHED = Counter(
+    "sluice_jobs_republished_total", "Jobs the sweeper published again", ["status"])

@@ -1,0 +1,116 @@
+"""The object store: the `minio` SDK over any S3 API, behind Sluice's own errors."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import urllib3
+from minio import Minio
+from minio.error import MinioException, S3Error
+
+from core.errors import NotFound, StorageError, Unavailable
+from core.settings import S3Settings
+
+_MISSING = ("NoSuchKey", "NoSuchBucket", "NoSuchObject")
+
+
+class ObjectStore:
+    def __init__(self, settings: S3Settings):
+        url = urllib.parse.urlsplit(settings.url)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise StorageError(f"SLUICE_S3_URL must be an http(s) URL, not {settings.url!r}")
+        self.endpoint = settings.url
+        http = urllib3.PoolManager(
+            maxsize=32, timeout=urllib3.Timeout(connect=5, read=120),
+            retries=urllib3.Retry(total=3, backoff_factor=0.2,
+                                  status_forcelist=(500, 502, 503, 504)))
+        self.client = Minio(
+            url.netloc, secure=url.scheme == "https", region=settings.region, http_client=http,
+            access_key=settings.access_key.reveal() if settings.access_key else None,
+            secret_key=settings.secret_key.reveal() if settings.secret_key else None)
+
+    def __repr__(self) -> str:
+        return f"ObjectStore({self.endpoint!r})"
+
+    def ensure_bucket(self, bucket: str) -> None:
+        with _errors(bucket):
+            if not self.client.bucket_exists(bucket):
+                try:
+                    self.client.make_bucket(bucket)
+                except S3Error as exc:
+                    if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
+
+    def put_bytes(self, bucket: str, key: str, data: bytes,
+                  content_type: str = "application/octet-stream") -> None:
+        with _errors(bucket, key):
+            self.client.put_object(bucket, key, io.BytesIO(data), len(data),
+                                   content_type=content_type)
+
+    def put_file(self, bucket: str, key: str, path: Path,
+                 content_type: str = "application/octet-stream") -> None:
+        with _errors(bucket, key):
+            self.client.fput_object(bucket, key, str(path), content_type=content_type)
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        with _errors(bucket, key):
+            response = self.client.get_object(bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+    def download(self, bucket: str, key: str, path: Path) -> int:
+        with _errors(bucket, key):
+            self.client.fget_object(bucket, key, str(path))
+        return path.stat().st_size
+
+    def stream(self, bucket: str, key: str, chunk: int = 256 * 1024) -> Iterator[bytes]:
+        with _errors(bucket, key):
+            response = self.client.get_object(bucket, key)
+        try:
+            yield from response.stream(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+
+    def presign(self, bucket: str, key: str, expires: int = 3600) -> str:
+        with _errors(bucket, key):
+            return self.client.presigned_get_object(
+                bucket, key, expires=datetime.timedelta(seconds=expires))
+
+    def delete(self, bucket: str, key: str) -> None:
+        with _errors(bucket, key):
+            self.client.remove_object(bucket, key)
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        with _errors(bucket):
+            return [o.object_name for o in self.client.list_objects(bucket, prefix, recursive=True)]
+
+
+class _errors:
+    """Translate the SDK's and urllib3's errors into Sluice's, naming the object."""
+
+    def __init__(self, bucket: str, key: str | None = None):
+        self.where = f"{bucket}/{key}" if key is not None else bucket
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None:
+            return False
+        if isinstance(exc, S3Error):
+            if exc.code in _MISSING:
+                raise NotFound(f"object {self.where!r} does not exist") from exc
+            raise StorageError(f"object store refused {self.where!r}: {exc.code}") from exc
+        if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+            raise Unavailable(f"object store unreachable while accessing {self.where!r}") from exc
+        if isinstance(exc, MinioException):
+            raise StorageError(f"object store error on {self.where!r}") from exc
+        return False

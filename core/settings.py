@@ -1,0 +1,146 @@
+"""Settings as frozen dataclasses, built once by `Settings.from_env`; nothing is read at import time."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from core.errors import Invalid
+
+
+class Secret:
+    """A string that never shows itself in `repr`, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_size(text: str, *, name: str) -> int:
+    """Parse `65536`, `64MiB`, `512k` and the like into bytes."""
+    match = _SIZE.match(text)
+    if not match:
+        raise Invalid(f"{name} must be a size such as 65536, 512KiB or 64MiB, not {text!r}")
+    number, unit = match.groups()
+    return int(number) * (_UNITS[unit[0].lower()] if unit else 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Settings:
+    url: str = "http://127.0.0.1:8333"
+    access_key: Secret | None = None
+    secret_key: Secret | None = None
+    region: str = "us-east-1"
+    system_bucket: str = "sluice"
+    outputs_bucket: str = "sluice-outputs"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSettings:
+    threads: int = 8
+    heartbeat_seconds: float = 5.0
+    lease_seconds: float = 20.0
+    requeue_after_seconds: float = 60.0
+    sweep_interval_seconds: float = 10.0
+    executor: str = "process"
+    shutdown_seconds: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".sluice")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = ""
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    admin_token: Secret | None = None
+    max_body: int = 64 * 1024**2
+    inline_max: int = 256 * 1024
+    sync_wait_seconds: float = 60.0
+    max_wait_seconds: float = 300.0
+    s3: S3Settings = dataclasses.field(default_factory=S3Settings)
+    worker: WorkerSettings = dataclasses.field(default_factory=WorkerSettings)
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir / "admin-token"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(f"SLUICE_{name}")
+            return value if value not in (None, "") else default
+
+        def number(name: str, default: float, kind=float):
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise Invalid(f"SLUICE_{name} must be a number, not {raw!r}") from None
+            if value < 0:
+                raise Invalid(f"SLUICE_{name} must not be negative")
+            return value
+
+        data_dir = Path(overrides.pop("data_dir", None) or get("DATA_DIR", ".sluice"))
+        admin = get("ADMIN_TOKEN")
+        if admin is None:
+            token_file = data_dir / "admin-token"
+            if token_file.is_file():
+                admin = token_file.read_text().strip() or None
+        access, secret = get("S3_ACCESS_KEY"), get("S3_SECRET_KEY")
+        max_body = get("MAX_BODY")
+        values = dict(
+            data_dir=data_dir,
+            host=get("HOST", "127.0.0.1"),
+            port=int(number("PORT", 8080, int)),
+            database_url=get("DATABASE_URL", f"sqlite:///{data_dir.resolve() / 'sluice.db'}"),
+            broker_url=get("BROKER_URL", cls.broker_url),
+            admin_token=Secret(admin) if admin else None,
+            max_body=parse_size(max_body, name="SLUICE_MAX_BODY") if max_body else cls.max_body,
+            sync_wait_seconds=number("SYNC_WAIT", cls.sync_wait_seconds),
+            max_wait_seconds=number("MAX_WAIT", cls.max_wait_seconds),
+            s3=S3Settings(
+                url=get("S3_URL", S3Settings.url),
+                access_key=Secret(access) if access else None,
+                secret_key=Secret(secret) if secret else None,
+                region=get("S3_REGION", S3Settings.region),
+                system_bucket=get("S3_SYSTEM_BUCKET", S3Settings.system_bucket),
+                outputs_bucket=get("S3_OUTPUTS_BUCKET", S3Settings.outputs_bucket),
+            ),
+            worker=WorkerSettings(
+                threads=int(number("WORKER_THREADS", WorkerSettings.threads, int)),
+                heartbeat_seconds=number("HEARTBEAT", WorkerSettings.heartbeat_seconds),
+                lease_seconds=number("LEASE", WorkerSettings.lease_seconds),
+                requeue_after_seconds=number("REQUEUE_AFTER", WorkerSettings.requeue_after_seconds),
+                sweep_interval_seconds=number("SWEEP_INTERVAL", WorkerSettings.sweep_interval_seconds),
+                executor=get("EXECUTOR", WorkerSettings.executor),
+            ),
+        )
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,5 @@
+"""The job store: functions, jobs and small blobs on SQLAlchemy Core (SQLite or PostgreSQL)."""
+
+from core.store.jobstore import JobStore
+
+__all__ = ["JobStore"]

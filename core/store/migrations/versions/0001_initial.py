@@ -1,0 +1,70 @@
+"""Functions, jobs and blobs.
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "functions",
+        sa.Column("name", sa.String(63), primary_key=True),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("spec", sa.JSON, nullable=False),
+        sa.Column("token", sa.String(128), nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    )
+    op.create_table(
+        "jobs",
+        sa.Column("id", sa.String(26), primary_key=True),
+        sa.Column("function", sa.String(63), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("trigger", sa.String(16), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("spec", sa.JSON, nullable=False),
+        sa.Column("idempotency_key", sa.String(1024), unique=True),
+        sa.Column("input_ref", sa.String(1100)),
+        sa.Column("input_size", sa.BigInteger, nullable=False),
+        sa.Column("content_type", sa.String(255)),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("published_at", sa.Float),
+        sa.Column("started_at", sa.Float),
+        sa.Column("finished_at", sa.Float),
+        sa.Column("exit_code", sa.Integer),
+        sa.Column("reason", sa.String(16)),
+        sa.Column("error", sa.Text),
+        sa.Column("cpu_seconds", sa.Float),
+        sa.Column("peak_memory", sa.BigInteger),
+        sa.Column("bytes_in", sa.BigInteger, nullable=False),
+        sa.Column("bytes_out", sa.BigInteger, nullable=False),
+        sa.Column("outputs", sa.JSON),
+        sa.Column("stdout_ref", sa.String(1100)),
+        sa.Column("stderr_ref", sa.String(1100)),
+        sa.Column("owner", sa.String(255)),
+        sa.Column("heartbeat_at", sa.Float),
+    )
+    op.create_index("ix_jobs_function_id", "jobs", ["function", "id"])
+    op.create_index("ix_jobs_status_created", "jobs", ["status", "created_at"])
+    op.create_table(
+        "blobs",
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("blobs")
+    op.drop_index("ix_jobs_status_created", "jobs")
+    op.drop_index("ix_jobs_function_id", "jobs")
+    op.drop_table("jobs")
+    op.drop_table("functions")

@@ -1,0 +1,81 @@
+"""`create_app(settings)`: the aiohttp application with every face and its resources."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from broker.events import Events, RabbitEvents
+from broker.publishing import JobPublisher
+from broker.setup import rabbitmq_broker
+from core import metrics
+from core.objects import ObjectStore
+from core.settings import Settings
+from core.store import JobStore
+from gateway.keys import SERVICE, SETTINGS
+from gateway.problems import problems
+from gateway.routes import health, v1
+from gateway.service import Service
+from gateway.waiting import Waiters
+
+POOL_THREADS = 32
+
+
+@web.middleware
+async def measure(request: web.Request, handler) -> web.StreamResponse:
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
+        metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+
+
+def create_app(settings: Settings, *, broker=None, events: Events | None = None
+               ) -> web.Application:
+    """Build the gateway. `broker` and `events` default to RabbitMQ at `settings.broker_url`;
+    the one-process stack passes in-process ones."""
+    app = web.Application(middlewares=[measure, problems], client_max_size=settings.max_body)
+    app[SETTINGS] = settings
+    app.add_routes(health.routes)
+    app.add_routes(v1.routes)
+
+    async def service_ctx(app: web.Application):
+        pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="sluice-gateway")
+        loop = asyncio.get_running_loop()
+        store = JobStore(settings.database_url)
+        objects = ObjectStore(settings.s3)
+        try:
+            await loop.run_in_executor(pool, store.migrate)
+            await loop.run_in_executor(pool, objects.ensure_bucket, settings.s3.system_bucket)
+            bus = broker if broker is not None else await loop.run_in_executor(
+                pool, rabbitmq_broker, settings.broker_url)
+            bus_events = events if events is not None else RabbitEvents(settings.broker_url)
+            service = Service(settings, store=store, objects=objects,
+                              publisher=JobPublisher(bus), events=bus_events, pool=pool)
+            service.waiters = Waiters(loop)
+            unsubscribe = bus_events.subscribe(service.waiters.notify_threadsafe)
+            app[SERVICE] = service
+            try:
+                yield
+            finally:
+                await loop.run_in_executor(pool, unsubscribe)
+                if broker is None:
+                    await loop.run_in_executor(pool, bus.close)
+        finally:
+            store.close()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    app.cleanup_ctx.append(service_ctx)
+    return app

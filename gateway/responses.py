@@ -1,0 +1,62 @@
+"""Answers to synchronous invocations, by OSCAR's rules: one output file is answered with its
+bytes, several with a zip, none with the captured stdout (and the log)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from aiohttp import web
+
+from core.jobs import Job, JobStatus, Reason
+from gateway.service import Service
+
+# A failed function is the gateway's upstream failing: 502, or 504 when it ran out of time.
+FAILED_STATUS = {Reason.TIMEOUT: 504}
+
+
+def job_headers(job: Job) -> dict[str, str]:
+    headers = {"Sluice-Job-Id": job.id, "Sluice-Job-Status": str(job.status),
+               "Location": f"/v1/jobs/{job.id}"}
+    if job.exit_code is not None:
+        headers["Sluice-Exit-Code"] = str(job.exit_code)
+    if job.reason is not None:
+        headers["Sluice-Reason"] = str(job.reason)
+    return headers
+
+
+def accepted(job: Job) -> web.Response:
+    """The job is accepted and not finished (asked to be asynchronous, or the wait ran out)."""
+    return web.Response(status=201, text=json.dumps(job.to_dict()),
+                        content_type="application/json", headers=job_headers(job))
+
+
+async def finished(service: Service, job: Job) -> web.Response:
+    headers = job_headers(job)
+    log_level = job.spec.get("log_level", "INFO")
+    if job.status is JobStatus.SUCCEEDED and len(job.outputs) == 1:
+        output = job.outputs[0]
+        headers["Content-Disposition"] = _attachment(output.name)
+        return web.Response(body=await service.read_output(job, output.name),
+                            content_type=output.content_type, headers=headers)
+    if job.status is JobStatus.SUCCEEDED and job.outputs:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for output in job.outputs:
+                archive.writestr(output.name, await service.read_output(job, output.name))
+        headers["Content-Disposition"] = _attachment(f"{job.id}.zip")
+        return web.Response(body=buffer.getvalue(), content_type="application/zip",
+                            headers=headers)
+    status = 200
+    if job.status is JobStatus.FAILED:
+        status = FAILED_STATUS.get(job.reason, 502)
+    elif job.status in (JobStatus.CANCELLED, JobStatus.DISMISSED):
+        status = 409
+    return web.Response(status=status, body=await service.stdout_and_log(job, log_level),
+                        content_type="text/plain", charset="utf-8", headers=headers)
+
+
+def _attachment(name: str) -> str:
+    basename = name.rsplit("/", 1)[-1].replace('"', "")
+    return f'attachment; filename="{basename}"'

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Makes sure the services Sluice needs on this machine are running: RabbitMQ always, and
+# PostgreSQL for the tests. Starts them when installed; installs them from Debian's packages
+# when missing and running as root. Other machines: point SLUICE_BROKER_URL and
+# SLUICE_TEST_POSTGRES_URL at yours.
+set -euo pipefail
+
+for_tests=0
+[ "${1:-}" = "--for-tests" ] && for_tests=1
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  for _ in $(seq 1 120); do listening "$1" && return 0; sleep 0.5; done
+  echo "ensure-services: nothing answers on 127.0.0.1:$1 after 60 s" >&2
+  return 1
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "ensure-services: $* missing; install it (apt-get install $*) or run as root" >&2
+    exit 1
+  fi
+  [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ -z "${SLUICE_BROKER_URL:-}" ] && ! listening 5672; then
+  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  echo "ensure-services: starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  wait_port 5672
+fi
+
+if [ "$for_tests" = 1 ] && [ -z "${SLUICE_TEST_POSTGRES_URL:-}" ] && ! listening 5432; then
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  echo "ensure-services: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  wait_port 5432
+fi

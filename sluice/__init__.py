@@ -1,0 +1,1 @@
+"""The `sluice` command, its HTTP client, and the one-machine stack behind `sluice up`."""

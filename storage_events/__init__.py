@@ -1,0 +1,1 @@
+"""Turns object-storage events, reconciliation scans and schedules into jobs (next step)."""

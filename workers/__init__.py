@@ -1,0 +1,1 @@
+"""Workers: Dramatiq actors that run jobs through an executor and record their outcome."""

@@ -1,0 +1,15 @@
+"""The Dramatiq actors; thin: each hands its message to the runner."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from broker import JOBS_QUEUE, RUN_JOB_ACTOR
+from workers.running import JobRunner
+
+
+def declare_actors(broker: dramatiq.Broker, runner: JobRunner, queue: str = JOBS_QUEUE):
+    def run_job(job_id: str) -> None:
+        runner.handle(job_id)
+
+    return dramatiq.actor(run_job, broker=broker, actor_name=RUN_JOB_ACTOR, queue_name=queue)

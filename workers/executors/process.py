@@ -1,0 +1,103 @@
+"""Runs a function as a local process in its own process group and session."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import threading
+
+from core.jobs import Reason
+from workers.executors.base import Execution, Invocation
+
+
+def _gnu_time() -> str | None:
+    """GNU time, if installed. Linux keeps the high-water mark of the address space a process
+    had before `exec` in its `ru_maxrss`, so a function started by the worker would report the
+    worker's size. GNU time forks the function from its own small address space and writes the
+    function's true peak to a file."""
+    path = shutil.which("time", path="/usr/bin:/bin")
+    if path is None:
+        return None
+    probe = subprocess.run([path, "--version"], capture_output=True, text=True)
+    return path if "GNU" in probe.stdout + probe.stderr else None
+
+
+class ProcessExecutor:
+    name = "process"
+
+    def __init__(self):
+        self.time = _gnu_time()
+
+    def start(self, invocation: Invocation) -> RunningProcess:
+        return RunningProcess(invocation, self.time)
+
+
+class RunningProcess:
+    def __init__(self, invocation: Invocation, gnu_time: str | None):
+        self.invocation = invocation
+        self._killed: Reason | None = None
+        self._lock = threading.Lock()
+        argv = list(invocation.argv)
+        self._rusage = invocation.workdir / "rusage"
+        if gnu_time:
+            argv = [gnu_time, "-q", "-f", "%M", "-o", str(self._rusage), "--", *argv]
+        with open(invocation.stdout, "wb") as out, open(invocation.stderr, "wb") as err:
+            try:
+                self.proc = subprocess.Popen(
+                    argv, cwd=invocation.workdir, env=dict(invocation.environment),
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+            except OSError as exc:
+                self.proc = None
+                self.start_error = f"cannot start {invocation.argv[0]!r}: {exc.strerror}"
+                return
+        if invocation.memory:
+            resource.prlimit(self.proc.pid, resource.RLIMIT_AS,
+                             (invocation.memory, invocation.memory))
+        self._timer = threading.Timer(invocation.timeout, self.kill, args=(Reason.TIMEOUT,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def kill(self, reason: Reason) -> None:
+        with self._lock:
+            if self.proc is None or self.proc.returncode is not None:
+                return
+            self._killed = self._killed or reason
+            _kill_group(self.proc.pid)
+
+    def wait(self) -> Execution:
+        if self.proc is None:
+            return Execution(exit_code=127, reason=Reason.ERROR, error=self.start_error)
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        with self._lock:
+            self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self._timer.cancel()
+        # Whatever the function left running in the background goes with it.
+        _kill_group(self.proc.pid)
+        code = self.proc.returncode
+        exit_code = 128 - code if code < 0 else code
+        reason = self._killed or (Reason.ERROR if exit_code else None)
+        peak_kib, note = self._read_rusage()
+        return Execution(exit_code=exit_code, reason=reason,
+                         cpu_seconds=round(usage.ru_utime + usage.ru_stime, 6),
+                         peak_memory=(peak_kib or usage.ru_maxrss) * 1024, error=note)
+
+    def _read_rusage(self) -> tuple[int | None, str | None]:
+        """GNU time's report: the peak in KiB on the last line, after any complaint of its
+        own (such as a command it could not run)."""
+        try:
+            lines = self._rusage.read_text().strip().splitlines()
+        except OSError:
+            return None, None
+        peak = int(lines[-1]) if lines and lines[-1].isdigit() else None
+        notes = [line.partition(": ")[2] or line for line in lines if not line.isdigit()]
+        return peak, "; ".join(notes) or None
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,98 @@
+"""Leases: one thread renews the heartbeat of every job this process runs, and stops any job
+whose row says it is no longer ours (cancelled, or taken over after we were thought dead)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from core.errors import SluiceError
+from core.store import JobStore
+
+log = logging.getLogger(__name__)
+HOST = socket.gethostname()
+
+
+def new_owner() -> str:
+    return f"{HOST}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+class Lease:
+    """A job this process runs; `on_lost` is what stops it when the row is no longer ours."""
+
+    def __init__(self):
+        self.on_lost: Callable[[], None] | None = None
+        self.lost = False
+
+    def lose(self) -> None:
+        self.lost = True
+        if self.on_lost is not None:
+            self.on_lost()
+
+
+class Leases:
+    def __init__(self, store: JobStore, owner: str, interval: float, lease: float):
+        self.store, self.owner = store, owner
+        self.interval, self.lease = interval, lease
+        self._active: dict[str, Lease] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sluice-leases", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def hold(self, job_id: str) -> Lease | None:
+        """Mark a job as run by this process; None if it already runs it."""
+        with self._lock:
+            if job_id in self._active:
+                return None
+            lease = self._active[job_id] = Lease()
+            return lease
+
+    def release(self, job_id: str) -> None:
+        with self._lock:
+            self._active.pop(job_id, None)
+
+    def owner_is_gone(self, owner: str | None, heartbeat_at: float | None, now: float) -> bool:
+        """Whether the attempt recorded as `owner` can no longer be running."""
+        if heartbeat_at is None or now - heartbeat_at > self.lease or not owner:
+            return True
+        host, _, rest = owner.partition("/")
+        pid_text, _, _nonce = rest.partition("/")
+        if host != HOST or not pid_text.isdigit():
+            return False
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            with self._lock:
+                active = dict(self._active)
+            now = time.time()
+            for job_id, lease in active.items():
+                try:
+                    if not self.store.heartbeat(job_id, self.owner, now):
+                        log.info("job %s is no longer ours (cancelled or taken over); stopping it",
+                                 job_id)
+                        lease.lose()
+                except SluiceError as exc:
+                    log.warning("heartbeat for job %s failed: %s", job_id, exc.detail)
+                except Exception:
+                    log.exception("heartbeat for job %s failed", job_id)

@@ -1,0 +1,117 @@
+"""Runs one job message: decide whether to run it, run the attempt, record the outcome once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from broker.events import Events
+from core import metrics
+from core.blobs import Blobs
+from core.errors import NotFound, SluiceError
+from core.functions import Function
+from core.jobs import Job, JobStatus, Outcome, Reason
+from core.objects import ObjectStore
+from core.store import JobStore
+from workers.executors.base import Executor, Invocation
+from workers.leases import Lease, Leases
+from workers.staging import Workdir, environment, stage_in, stage_out
+
+log = logging.getLogger(__name__)
+
+
+class JobRunner:
+    def __init__(self, *, store: JobStore, objects: ObjectStore, blobs: Blobs, events: Events,
+                 executor: Executor, leases: Leases, workdir: Path, outputs_bucket: str):
+        self.store, self.objects, self.blobs, self.events = store, objects, blobs, events
+        self.executor, self.leases = executor, leases
+        self.workdir, self.outputs_bucket = workdir, outputs_bucket
+        self._buckets: set[str] = set()
+
+    def handle(self, job_id: str) -> None:
+        """Run the job behind a message, unless it is finished or alive elsewhere. Returning
+        lets the message be acked; raising leaves it to be retried."""
+        lease = self.leases.hold(job_id)
+        if lease is None:
+            metrics.MESSAGES_DROPPED.labels("running-here").inc()
+            return
+        try:
+            job = self._claim(job_id)
+            if job is None:
+                return
+            outcome = self._attempt(job, lease)
+        finally:
+            self.leases.release(job_id)
+        finished = self.store.finish(job.id, self.leases.owner, outcome, time.time())
+        if finished is None:
+            log.info("job %s ended elsewhere while it ran (cancelled?); outcome discarded", job.id)
+            return
+        metrics.JOBS_FINISHED.labels(finished.function, finished.status).inc()
+        metrics.JOB_DURATION.labels(finished.function, finished.status).observe(finished.runtime)
+        self.events.publish_finished(finished.id, finished.function, finished.status)
+
+    def _claim(self, job_id: str) -> Job | None:
+        try:
+            job = self.store.get_job(job_id)
+        except NotFound:
+            log.warning("message for unknown job %s dropped", job_id)
+            metrics.MESSAGES_DROPPED.labels("unknown").inc()
+            return None
+        now = time.time()
+        if job.status.terminal:
+            metrics.MESSAGES_DROPPED.labels("finished").inc()
+            return None
+        take_over = None
+        if job.status is JobStatus.RUNNING:
+            if not self.leases.owner_is_gone(job.owner, job.heartbeat_at, now):
+                metrics.MESSAGES_DROPPED.labels("running-elsewhere").inc()
+                return None
+            take_over = job.owner
+            log.info("job %s: attempt %d died with its worker; running it again",
+                     job_id, job.attempts)
+        claimed = self.store.claim(job_id, self.leases.owner, now, take_over_from=take_over)
+        if claimed is None:
+            metrics.MESSAGES_DROPPED.labels("claimed-elsewhere").inc()
+            return None
+        metrics.QUEUE_WAIT.labels(claimed.function).observe(max(0.0, now - claimed.created_at))
+        return claimed
+
+    def _attempt(self, job: Job, lease: Lease) -> Outcome:
+        fn = Function.from_spec(job.spec, token="-", revision=job.revision)
+        workdir = Workdir.create(self.workdir, job)
+        try:
+            stage_in(job, workdir, self.blobs)
+            invocation = Invocation(
+                argv=tuple(fn.argv()), environment=environment(job, fn, workdir),
+                workdir=workdir.root, stdout=workdir.stdout, stderr=workdir.stderr,
+                timeout=fn.timeout, memory=fn.memory, cpu=fn.cpu, image=fn.image)
+            running = self.executor.start(invocation)
+            lease.on_lost = lambda: running.kill(Reason.CANCELLED)
+            if lease.lost:
+                running.kill(Reason.CANCELLED)
+            execution = running.wait()
+            bucket = fn.output.bucket or self.outputs_bucket
+            if bucket not in self._buckets:
+                self.objects.ensure_bucket(bucket)
+                self._buckets.add(bucket)
+            outputs = stage_out(job, fn, workdir, self.objects, self.outputs_bucket)
+            stdout_ref = self.blobs.put(f"stdout/{job.id}", workdir.stdout.read_bytes())
+            stderr_ref = self.blobs.put(f"stderr/{job.id}", _stderr(workdir, execution.error))
+        except SluiceError as exc:
+            log.warning("job %s failed in staging: %s", job.id, exc.detail)
+            return Outcome(status=JobStatus.FAILED, reason=Reason.ERROR, error=exc.detail)
+        finally:
+            workdir.remove()
+        failed = execution.exit_code != 0 or execution.reason is not None
+        return Outcome(
+            status=JobStatus.FAILED if failed else JobStatus.SUCCEEDED,
+            exit_code=execution.exit_code, reason=execution.reason, error=execution.error,
+            cpu_seconds=execution.cpu_seconds, peak_memory=execution.peak_memory,
+            bytes_out=sum(o.size for o in outputs), outputs=outputs,
+            stdout_ref=stdout_ref, stderr_ref=stderr_ref)
+
+
+def _stderr(workdir: Workdir, error: str | None) -> bytes:
+    data = workdir.stderr.read_bytes()
+    return data + f"sluice: {error}\n".encode() if error else data

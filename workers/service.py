@@ -1,0 +1,59 @@
+"""Assembles a worker: store, object store, runner, Dramatiq worker threads, leases, sweeper."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from broker.events import Events
+from broker.publishing import JobPublisher
+from core.blobs import Blobs
+from core.errors import Invalid
+from core.objects import ObjectStore
+from core.settings import Settings
+from core.store import JobStore
+from workers.actors import declare_actors
+from workers.executors.process import ProcessExecutor
+from workers.leases import Leases, new_owner
+from workers.running import JobRunner
+from workers.sweeper import Sweeper
+
+log = logging.getLogger(__name__)
+EXECUTORS = {"process": ProcessExecutor}
+
+
+class WorkerService:
+    def __init__(self, settings: Settings, broker: dramatiq.Broker, events: Events):
+        if settings.worker.executor not in EXECUTORS:
+            raise Invalid(f"SLUICE_EXECUTOR must be one of {', '.join(EXECUTORS)}, "
+                          f"not {settings.worker.executor!r}")
+        self.settings, self.broker = settings, broker
+        self.store = JobStore(settings.database_url)
+        self.objects = ObjectStore(settings.s3)
+        blobs = Blobs(self.store, self.objects, settings.s3.system_bucket, settings.inline_max)
+        self.leases = Leases(self.store, new_owner(), settings.worker.heartbeat_seconds,
+                             settings.worker.lease_seconds)
+        self.runner = JobRunner(
+            store=self.store, objects=self.objects, blobs=blobs, events=events,
+            executor=EXECUTORS[settings.worker.executor](), leases=self.leases,
+            workdir=settings.data_dir.resolve() / "work", outputs_bucket=settings.s3.outputs_bucket)
+        self.sweeper = Sweeper(self.store, JobPublisher(broker), settings.worker)
+        declare_actors(broker, self.runner)
+        self.worker = dramatiq.Worker(broker, worker_threads=settings.worker.threads,
+                                      worker_timeout=100)
+
+    def start(self) -> None:
+        self.store.migrate()
+        self.objects.ensure_bucket(self.settings.s3.system_bucket)
+        self.leases.start()
+        self.worker.start()
+        self.sweeper.start()
+        log.info("worker %s started with %d threads, executor %s", self.leases.owner,
+                 self.settings.worker.threads, self.settings.worker.executor)
+
+    def stop(self) -> None:
+        self.sweeper.stop()
+        self.worker.stop(timeout=int(self.settings.worker.shutdown_seconds * 1000))
+        self.leases.stop()
+        self.store.close()

@@ -1,0 +1,59 @@
+"""The sweeper: nothing accepted is lost. It publishes again the jobs that are queued in the
+store without a recent publish (broker restart, crash between commit and publish) and the
+running jobs whose lease lapsed (their worker died); duplicates are dropped by the runner."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from broker.publishing import JobPublisher
+from core import metrics
+from core.errors import SluiceError
+from core.settings import WorkerSettings
+from core.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(self, store: JobStore, publisher: JobPublisher, settings: WorkerSettings):
+        self.store, self.publisher, self.settings = store, publisher, settings
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sluice-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def sweep(self, now: float | None = None) -> int:
+        """Publish what needs publishing once; returns how many jobs were published."""
+        now = now or time.time()
+        jobs = self.store.jobs_to_republish(
+            now, queued_before=now - self.settings.requeue_after_seconds,
+            heartbeat_before=now - self.settings.lease_seconds)
+        published = []
+        for job in jobs:
+            try:
+                self.publisher.publish(job.id)
+            except SluiceError as exc:
+                log.warning("sweeper could not publish job %s: %s", job.id, exc.detail)
+                break
+            metrics.JOBS_REPUBLISHED.labels(job.status).inc()
+            published.append(job.id)
+        self.store.mark_published(published, now)
+        if published:
+            log.info("sweeper published %d job(s) again", len(published))
+        return len(published)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.settings.sweep_interval_seconds):
+            try:
+                self.sweep()
+            except SluiceError as exc:
+                log.warning("sweep failed: %s", exc.detail)
+            except Exception:
+                log.exception("sweep failed")
