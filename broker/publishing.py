@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dramatiq
 
-from broker import JOBS_QUEUE, RUN_JOB_ACTOR
+from broker import RUN_JOB_ACTOR
 from core.errors import Unavailable
 
 
 class JobPublisher:
-    def __init__(self, broker: dramatiq.Broker, queue: str = JOBS_QUEUE):
+    def __init__(self, broker: dramatiq.Broker, queue: str):
         self.broker, self.queue = broker, queue
 
     def publish(self, job_id: str) -> None:

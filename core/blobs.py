@@ -15,18 +15,21 @@ class Blobs:
     def ref_for(self, key: str, size: int) -> str:
         return f"db:{key}" if size <= self.inline_max else f"s3:{self.bucket}/{key}"
 
-    def put(self, key: str, data: bytes) -> str:
+    def prepare(self, key: str, data: bytes) -> tuple[str | None, dict[str, bytes]]:
+        """Place `data`: a large one is written to the object store now; a small one is
+        returned as `{key: data}` for the caller to write in its own job-store transaction,
+        so that recording an outcome stays one commit. Empty data needs no blob at all."""
+        if not data:
+            return None, {}
         ref = self.ref_for(key, len(data))
-        self.write(ref, data)
-        return ref
+        if ref.startswith("db:"):
+            return ref, {key: data}
+        self._write(ref, data)
+        return ref, {}
 
-    def write(self, ref: str, data: bytes) -> None:
-        kind, _, where = ref.partition(":")
-        if kind == "db":
-            self.store.put_blob(where, data)
-        else:
-            bucket, _, key = where.partition("/")
-            self.objects.put_bytes(bucket, key, data)
+    def _write(self, ref: str, data: bytes) -> None:
+        bucket, _, key = ref.removeprefix("s3:").partition("/")
+        self.objects.put_bytes(bucket, key, data)
 
     def get(self, ref: str) -> bytes:
         kind, _, where = ref.partition(":")

@@ -172,7 +172,8 @@ def validate_prefix(prefix: Any) -> str | None:
     """Return why an object-key prefix is unsafe, or None when it is fine."""
     if not isinstance(prefix, str):
         return "must be a string"
-    if "\0" in prefix or prefix.startswith("/") or any(p in ("..", ".") for p in prefix.split("/")):
+    if "\0" in prefix or prefix.startswith("/") or any(p in ("..", ".") for p in prefix.split("/")
+                                                        if prefix):
         return "must be a relative key prefix without '.', '..' or NUL"
     return None
 
@@ -186,10 +187,12 @@ def _output(value: Any, bad) -> OutputSpec:
     bucket, prefix = value.get("bucket"), value.get("prefix") or ""
     if bucket is not None and (not isinstance(bucket, str) or not BUCKET.match(bucket)):
         bad("output.bucket", "must be an S3 bucket name: 3 to 63 lowercase letters, digits, '.' or '-'")
+    if isinstance(prefix, str):
+        prefix = prefix.strip("/")
     problem = validate_prefix(prefix)
     if problem:
         bad("output.prefix", problem)
-    return OutputSpec(bucket=bucket, prefix=prefix.strip("/") if isinstance(prefix, str) else "")
+    return OutputSpec(bucket=bucket, prefix=prefix if isinstance(prefix, str) else "")
 
 
 def _parse(value: Any, parser, field: str, bad):

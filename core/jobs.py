@@ -129,3 +129,4 @@ class Outcome:
     outputs: tuple[OutputObject, ...] = ()
     stdout_ref: str | None = None
     stderr_ref: str | None = None
+    inline_blobs: dict[str, bytes] = dataclasses.field(default_factory=dict, repr=False)

@@ -75,6 +75,7 @@ class Settings:
     port: int = 8080
     database_url: str = ""
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    queue: str = "sluice-jobs"
     admin_token: Secret | None = None
     max_body: int = 64 * 1024**2
     inline_max: int = 256 * 1024
@@ -121,6 +122,7 @@ class Settings:
             port=int(number("PORT", 8080, int)),
             database_url=get("DATABASE_URL", f"sqlite:///{data_dir.resolve() / 'sluice.db'}"),
             broker_url=get("BROKER_URL", cls.broker_url),
+            queue=get("QUEUE", cls.queue),
             admin_token=Secret(admin) if admin else None,
             max_body=parse_size(max_body, name="SLUICE_MAX_BODY") if max_body else cls.max_body,
             sync_wait_seconds=number("SYNC_WAIT", cls.sync_wait_seconds),

@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None
                 pool, rabbitmq_broker, settings.broker_url)
             bus_events = events if events is not None else RabbitEvents(settings.broker_url)
             service = Service(settings, store=store, objects=objects,
-                              publisher=JobPublisher(bus), events=bus_events, pool=pool)
+                              publisher=JobPublisher(bus, settings.queue), events=bus_events, pool=pool)
             service.waiters = Waiters(loop)
             unsubscribe = bus_events.subscribe(service.waiters.notify_threadsafe)
             app[SERVICE] = service

@@ -92,40 +92,37 @@ class Service:
     async def invoke(self, caller: Caller, request: Invocation) -> tuple[Job, bool]:
         """Accept an invocation and, unless it is asynchronous, wait for it up to the caller's
         bound. Returns the job and whether it is new (not found by its idempotency key)."""
-        fn = await self.run(self.store.get_function, request.function)
+        job, created, wait = await self.run(self._accept, caller, request)
+        metrics.INVOCATIONS.labels(job.function, "async" if wait is None else "sync").inc()
+        if wait is not None and not job.status.terminal:
+            job = await self.wait_for(job.id, wait)
+        return job, created
+
+    def _accept(self, caller: Caller, request: Invocation) -> tuple[Job, bool, float | None]:
+        """Commit the job, then publish it: one trip to the thread pool."""
+        fn = self.store.get_function(request.function)
         caller.require_function(fn)
         wait = request.wait
         if request.respond_async or (fn.mode == "async" and wait is None):
             wait = None
         elif wait is None:
             wait = self.settings.sync_wait_seconds
-        job, created = await self.run(self._accept, fn, request)
-        metrics.INVOCATIONS.labels(fn.name, "async" if wait is None else "sync").inc()
-        if wait is not None and not job.status.terminal:
-            job = await self.wait_for(job.id, wait)
-        return job, created
-
-    def _accept(self, fn: Function, request: Invocation) -> tuple[Job, bool]:
         job_id = new_id()
-        body = request.body
-        input_ref = self.blobs.ref_for(f"inputs/{job_id}", len(body)) if body else None
+        input_ref, inline = self.blobs.prepare(f"inputs/{job_id}", request.body)
         key = f"{request.trigger}:{fn.name}:{request.idempotency_key}" \
             if request.idempotency_key else None
         job = Job(id=job_id, function=fn.name, revision=fn.revision, trigger=request.trigger,
                   status=JobStatus.QUEUED, spec=fn.to_spec(), created_at=time.time(),
-                  idempotency_key=key, input_ref=input_ref, input_size=len(body),
-                  bytes_in=len(body), content_type=request.content_type)
-        inline = input_ref is not None and input_ref.startswith("db:")
-        if input_ref and not inline:
-            self.blobs.write(input_ref, body)
-        job, created = self.store.create_job(job, body if inline else None)
+                  idempotency_key=key, input_ref=input_ref, input_size=len(request.body),
+                  bytes_in=len(request.body), content_type=request.content_type)
+        job, created = self.store.create_job(job, inline)
         if created:
             try:
                 self.publisher.publish(job.id)
             except Unavailable as exc:
                 # The row is committed: the sweeper publishes it once the broker is back.
                 log.warning("job %s accepted but not yet published: %s", job.id, exc.detail)
-        return job, created
+        return job, created, wait
 
     async def wait_for(self, job_id: str, timeout: float) -> Job:
         timeout = min(timeout, self.settings.max_wait_seconds)

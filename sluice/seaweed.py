@@ -9,9 +9,11 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+import urllib3
+from minio import Minio
+from minio.error import MinioException
 
 # Offsets from the S3 port; each gRPC port is its HTTP port + 10000.
 _PORTS = {"s3": 0, "filer": 1, "volume": 2, "master": 3, "admin": 4}
@@ -63,17 +65,19 @@ class SeaweedServer:
         log.close()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until an authenticated S3 request succeeds (the S3 port answers before the filer
+        behind it is ready)."""
+        client = Minio(f"127.0.0.1:{self.s3_port}", access_key=self.access_key,
+                       secret_key=self.secret_key, secure=False)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"SeaweedFS exited with {self.process.returncode}; see "
                                    f"{self.data_dir / 'weed.log'}")
             try:
-                urllib.request.urlopen(f"{self.url}/status", timeout=1).close()
+                client.list_buckets()
                 return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
+            except (MinioException, OSError, urllib3.exceptions.HTTPError):
                 time.sleep(0.1)
         raise RuntimeError(f"SeaweedFS did not answer on {self.url} within {timeout:.0f} s")
 

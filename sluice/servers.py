@@ -24,7 +24,8 @@ log = logging.getLogger("sluice")
 def _logging() -> None:
     logging.basicConfig(level=os.environ.get("SLUICE_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    for noisy in ("pika", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _wait_for_signal() -> None:
@@ -114,20 +115,27 @@ def up(args) -> int:
             seaweed.wait_ready()
         _migrate(settings)
         command = [sys.executable, "-m", "sluice.cli"]
-        for _ in range(max(1, args.workers)):
-            children.append(subprocess.Popen(command + ["worker"], env=env))
-        children.append(subprocess.Popen(command + ["gateway"], env=env))
+        workers = [subprocess.Popen(command + ["worker"], env=env)
+                   for _ in range(max(1, args.workers))]
+        gateway = subprocess.Popen(command + ["gateway"], env=env)
+        children.extend(workers + [gateway])
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, children)
         _banner(url, data_dir, time.monotonic() - started, settings)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        while not stop.wait(1):
-            dead = [c for c in children if c.poll() is not None]
-            if dead:
-                log.error("a Sluice process exited (%s); stopping the stack", dead[0].args[-1])
+        while not stop.wait(0.5):
+            if gateway.poll() is not None:
+                log.error("the gateway exited with %s; stopping the stack", gateway.returncode)
                 return 1
+            for index, process in enumerate(workers):
+                if process.poll() is not None:
+                    log.warning("worker %d exited with %s; starting another (its unfinished "
+                                "jobs run again)", process.pid, process.returncode)
+                    children.remove(process)
+                    workers[index] = subprocess.Popen(command + ["worker"], env=env)
+                    children.append(workers[index])
         return 0
     finally:
         _stop(children)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dramatiq
 
-from broker import JOBS_QUEUE, RUN_JOB_ACTOR
+from broker import RUN_JOB_ACTOR
 from workers.running import JobRunner
 
 
-def declare_actors(broker: dramatiq.Broker, runner: JobRunner, queue: str = JOBS_QUEUE):
+def declare_actors(broker: dramatiq.Broker, runner: JobRunner, queue: str):
     def run_job(job_id: str) -> None:
         runner.handle(job_id)
 

@@ -52,34 +52,38 @@ class JobRunner:
         self.events.publish_finished(finished.id, finished.function, finished.status)
 
     def _claim(self, job_id: str) -> Job | None:
+        now = time.time()
+        claimed = self.store.claim(job_id, self.leases.owner, now)
+        if claimed is None:
+            claimed = self._take_over(job_id, now)
+        if claimed is not None:
+            metrics.QUEUE_WAIT.labels(claimed.function).observe(max(0.0, now - claimed.created_at))
+        return claimed
+
+    def _take_over(self, job_id: str, now: float) -> Job | None:
+        """The job was not queued: run it again only if its last attempt died."""
         try:
             job = self.store.get_job(job_id)
         except NotFound:
             log.warning("message for unknown job %s dropped", job_id)
             metrics.MESSAGES_DROPPED.labels("unknown").inc()
             return None
-        now = time.time()
         if job.status.terminal:
             metrics.MESSAGES_DROPPED.labels("finished").inc()
             return None
-        take_over = None
-        if job.status is JobStatus.RUNNING:
-            if not self.leases.owner_is_gone(job.owner, job.heartbeat_at, now):
-                metrics.MESSAGES_DROPPED.labels("running-elsewhere").inc()
-                return None
-            take_over = job.owner
-            log.info("job %s: attempt %d died with its worker; running it again",
-                     job_id, job.attempts)
-        claimed = self.store.claim(job_id, self.leases.owner, now, take_over_from=take_over)
+        if not self.leases.owner_is_gone(job.owner, job.heartbeat_at, now):
+            metrics.MESSAGES_DROPPED.labels("running-elsewhere").inc()
+            return None
+        log.info("job %s: attempt %d died with its worker; running it again",
+                 job_id, job.attempts)
+        claimed = self.store.claim(job_id, self.leases.owner, now, take_over_from=job.owner)
         if claimed is None:
             metrics.MESSAGES_DROPPED.labels("claimed-elsewhere").inc()
-            return None
-        metrics.QUEUE_WAIT.labels(claimed.function).observe(max(0.0, now - claimed.created_at))
         return claimed
 
     def _attempt(self, job: Job, lease: Lease) -> Outcome:
         fn = Function.from_spec(job.spec, token="-", revision=job.revision)
-        workdir = Workdir.create(self.workdir, job)
+        workdir = Workdir.for_thread(self.workdir)
         try:
             stage_in(job, workdir, self.blobs)
             invocation = Invocation(
@@ -96,20 +100,22 @@ class JobRunner:
                 self.objects.ensure_bucket(bucket)
                 self._buckets.add(bucket)
             outputs = stage_out(job, fn, workdir, self.objects, self.outputs_bucket)
-            stdout_ref = self.blobs.put(f"stdout/{job.id}", workdir.stdout.read_bytes())
-            stderr_ref = self.blobs.put(f"stderr/{job.id}", _stderr(workdir, execution.error))
+            stdout_ref, inline = self.blobs.prepare(f"stdout/{job.id}",
+                                                    workdir.stdout.read_bytes())
+            stderr_ref, inline_err = self.blobs.prepare(f"stderr/{job.id}",
+                                                        _stderr(workdir, execution.error))
         except SluiceError as exc:
             log.warning("job %s failed in staging: %s", job.id, exc.detail)
             return Outcome(status=JobStatus.FAILED, reason=Reason.ERROR, error=exc.detail)
         finally:
-            workdir.remove()
+            workdir.clear()
         failed = execution.exit_code != 0 or execution.reason is not None
         return Outcome(
             status=JobStatus.FAILED if failed else JobStatus.SUCCEEDED,
             exit_code=execution.exit_code, reason=execution.reason, error=execution.error,
             cpu_seconds=execution.cpu_seconds, peak_memory=execution.peak_memory,
             bytes_out=sum(o.size for o in outputs), outputs=outputs,
-            stdout_ref=stdout_ref, stderr_ref=stderr_ref)
+            stdout_ref=stdout_ref, stderr_ref=stderr_ref, inline_blobs=inline | inline_err)
 
 
 def _stderr(workdir: Workdir, error: str | None) -> bytes:

@@ -17,6 +17,7 @@ from workers.actors import declare_actors
 from workers.executors.process import ProcessExecutor
 from workers.leases import Leases, new_owner
 from workers.running import JobRunner
+from workers.staging import remove_stale_workdirs
 from workers.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,15 @@ class WorkerService:
             store=self.store, objects=self.objects, blobs=blobs, events=events,
             executor=EXECUTORS[settings.worker.executor](), leases=self.leases,
             workdir=settings.data_dir.resolve() / "work", outputs_bucket=settings.s3.outputs_bucket)
-        self.sweeper = Sweeper(self.store, JobPublisher(broker), settings.worker)
-        declare_actors(broker, self.runner)
+        self.sweeper = Sweeper(self.store, JobPublisher(broker, settings.queue), settings.worker)
+        declare_actors(broker, self.runner, settings.queue)
         self.worker = dramatiq.Worker(broker, worker_threads=settings.worker.threads,
                                       worker_timeout=100)
 
     def start(self) -> None:
         self.store.migrate()
         self.objects.ensure_bucket(self.settings.s3.system_bucket)
+        remove_stale_workdirs(self.runner.workdir)
         self.leases.start()
         self.worker.start()
         self.sweeper.start()

@@ -7,6 +7,7 @@ import mimetypes
 import os
 import shutil
 import stat
+import threading
 from pathlib import Path
 
 from core.blobs import Blobs
@@ -19,6 +20,9 @@ BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 @dataclasses.dataclass(frozen=True)
 class Workdir:
+    """A worker thread's scratch directory, emptied between attempts rather than recreated
+    (creating and removing directories costs more than running a small function)."""
+
     root: Path
     input_file: Path
     output_dir: Path
@@ -26,16 +30,47 @@ class Workdir:
     stderr: Path
 
     @classmethod
-    def create(cls, base: Path, job: Job) -> Workdir:
-        root = base / f"{job.id}.{job.attempts}"
-        shutil.rmtree(root, ignore_errors=True)
-        (root / "input").mkdir(parents=True)
-        (root / "output").mkdir()
-        return cls(root=root, input_file=root / "input" / "input", output_dir=root / "output",
-                   stdout=root / "stdout", stderr=root / "stderr")
+    def for_thread(cls, base: Path) -> Workdir:
+        root = base / f"{os.getpid()}-{threading.get_native_id()}"
+        workdir = cls(root=root, input_file=root / "input" / "input",
+                      output_dir=root / "output", stdout=root / "stdout", stderr=root / "stderr")
+        if root.is_dir():
+            workdir.clear()
+        (root / "input").mkdir(parents=True, exist_ok=True)
+        workdir.output_dir.mkdir(exist_ok=True)
+        return workdir
 
-    def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+    def clear(self) -> None:
+        """Remove everything the last attempt left, keeping `input/` and `output/`."""
+        for directory in (self.root, self.input_file.parent, self.output_dir):
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.path in (str(self.input_file.parent), str(self.output_dir)):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+
+
+def remove_stale_workdirs(base: Path) -> None:
+    """Scratch directories of worker processes that are gone."""
+    if not base.is_dir():
+        return
+    for entry in base.iterdir():
+        pid = entry.name.partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def stage_in(job: Job, workdir: Workdir, blobs: Blobs) -> int:

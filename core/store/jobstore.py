@@ -21,6 +21,29 @@ from core.store.schema import blobs, functions, jobs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+_OUTCOME_COLUMNS = ("status", "finished_at", "exit_code", "reason", "error", "cpu_seconds",
+                    "peak_memory", "bytes_out", "outputs", "stdout_ref", "stderr_ref")
+
+
+def _set(*columns: str) -> dict:
+    return {column: sa.bindparam(f"v_{column}") for column in columns}
+
+
+# Built once: SQLAlchemy then reuses their compiled form (the hot path runs these per job).
+_CLAIM = jobs.update().values(
+    status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, **_set("owner"),
+    heartbeat_at=sa.bindparam("v_now"), started_at=sa.bindparam("v_now")).returning(*jobs.c)
+_CLAIM_QUEUED = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
+                             jobs.c.status == JobStatus.QUEUED.value)
+_TAKE_OVER = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
+                          jobs.c.status == JobStatus.RUNNING.value,
+                          jobs.c.owner == sa.bindparam("w_owner"))
+_OWNED = sa.and_(jobs.c.id == sa.bindparam("w_id"), jobs.c.owner == sa.bindparam("w_owner"),
+                 jobs.c.status == JobStatus.RUNNING.value)
+_HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
+_FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
+_GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
+_INSERT_JOB = jobs.insert()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -120,16 +143,15 @@ class JobStore:
 
     # -- jobs -----------------------------------------------------------------------------
 
-    def create_job(self, job: Job, inline_input: bytes | None = None) -> tuple[Job, bool]:
-        """Insert a queued job (and its inline input); on a known idempotency key return the
-        existing job and False."""
+    def create_job(self, job: Job, inline_blobs: dict[str, bytes] | None = None
+                   ) -> tuple[Job, bool]:
+        """Insert a queued job with its inline blobs (its input) in one transaction; on a
+        known idempotency key return the existing job and False."""
         values = _job_values(job)
         try:
             with self.engine.begin() as c:
-                if inline_input is not None:
-                    c.execute(blobs.insert().values(key=job.input_ref.removeprefix("db:"),
-                                                    data=inline_input))
-                c.execute(jobs.insert().values(**values))
+                _write_blobs(c, inline_blobs)
+                c.execute(_INSERT_JOB, values)
         except sa.exc.IntegrityError:
             if job.idempotency_key is None:
                 raise
@@ -138,7 +160,7 @@ class JobStore:
 
     def get_job(self, job_id: str) -> Job:
         with self.engine.connect() as c:
-            row = c.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+            row = c.execute(_GET, {"w_id": job_id}).first()
         if row is None:
             raise NotFound(f"job {job_id!r} does not exist")
         return _job(row)
@@ -165,40 +187,38 @@ class JobStore:
 
     def claim(self, job_id: str, owner: str, now: float, *, take_over_from: str | None = None
               ) -> Job | None:
-        """queued -> running (or running under a dead owner -> running under `owner`)."""
-        condition = jobs.c.status == JobStatus.QUEUED.value
+        """queued -> running, or, with `take_over_from`, running under that (dead) owner ->
+        running under `owner`. None when the row was not in that state."""
+        params = {"w_id": job_id, "v_owner": owner, "v_now": now}
         if take_over_from is not None:
-            condition = condition | ((jobs.c.status == JobStatus.RUNNING.value)
-                                     & (jobs.c.owner == take_over_from))
-        return self._update_returning(
-            sa.and_(jobs.c.id == job_id, condition),
-            status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, owner=owner,
-            heartbeat_at=now, started_at=now)
+            return self._returning(_TAKE_OVER, params | {"w_owner": take_over_from})
+        return self._returning(_CLAIM_QUEUED, params)
 
     def heartbeat(self, job_id: str, owner: str, now: float) -> bool:
         """Renew the lease; False when the job is no longer ours (cancelled or taken over)."""
         with self.engine.begin() as c:
-            result = c.execute(jobs.update().where(
-                jobs.c.id == job_id, jobs.c.owner == owner,
-                jobs.c.status == JobStatus.RUNNING.value).values(heartbeat_at=now))
+            result = c.execute(_HEARTBEAT, {"w_id": job_id, "w_owner": owner,
+                                            "v_heartbeat_at": now})
         return result.rowcount == 1
 
     def finish(self, job_id: str, owner: str, outcome: Outcome, now: float) -> Job | None:
-        """running -> terminal, only for the attempt that owns the job."""
-        return self._update_returning(
-            sa.and_(jobs.c.id == job_id, jobs.c.owner == owner,
-                    jobs.c.status == JobStatus.RUNNING.value),
-            status=outcome.status.value, finished_at=now, exit_code=outcome.exit_code,
-            reason=outcome.reason.value if outcome.reason else None, error=outcome.error,
-            cpu_seconds=outcome.cpu_seconds, peak_memory=outcome.peak_memory,
-            bytes_out=outcome.bytes_out, outputs=[o.to_dict() for o in outcome.outputs],
-            stdout_ref=outcome.stdout_ref, stderr_ref=outcome.stderr_ref)
+        """running -> terminal, only for the attempt that owns the job; the outcome's inline
+        blobs are written in the same transaction."""
+        values = {
+            "status": outcome.status.value, "finished_at": now, "exit_code": outcome.exit_code,
+            "reason": outcome.reason.value if outcome.reason else None, "error": outcome.error,
+            "cpu_seconds": outcome.cpu_seconds, "peak_memory": outcome.peak_memory,
+            "bytes_out": outcome.bytes_out, "outputs": [o.to_dict() for o in outcome.outputs],
+            "stdout_ref": outcome.stdout_ref, "stderr_ref": outcome.stderr_ref}
+        params = {f"v_{k}": v for k, v in values.items()} | {"w_id": job_id, "w_owner": owner}
+        return self._returning(_FINISH, params, outcome.inline_blobs)
 
     def cancel(self, job_id: str, now: float) -> Job | None:
         """queued|running -> cancelled; None when the job had already ended."""
-        return self._update_returning(
-            sa.and_(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE)),
-            status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value, finished_at=now)
+        statement = jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE)).values(
+            status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value, finished_at=now
+        ).returning(*jobs.c)
+        return self._returning(statement, {})
 
     def mark_published(self, job_ids: Iterable[str], now: float) -> None:
         ids = list(job_ids)
@@ -217,17 +237,16 @@ class JobStore:
         with self.engine.connect() as c:
             return [_job(r) for r in c.execute(query)]
 
-    def _update_returning(self, where, **values: Any) -> Job | None:
+    def _returning(self, statement, params: dict, inline_blobs: dict[str, bytes] | None = None
+                   ) -> Job | None:
         with self.engine.begin() as c:
-            row = c.execute(jobs.update().where(where).values(**values).returning(*jobs.c)).first()
-        return _job(row) if row is not None else None
+            row = c.execute(statement, params).first()
+            if row is None:
+                return None
+            _write_blobs(c, inline_blobs)
+        return _job(row)
 
     # -- blobs ----------------------------------------------------------------------------
-
-    def put_blob(self, key: str, data: bytes) -> None:
-        with self.engine.begin() as c:
-            c.execute(blobs.delete().where(blobs.c.key == key))
-            c.execute(blobs.insert().values(key=key, data=data))
 
     def get_blob(self, key: str) -> bytes:
         with self.engine.connect() as c:
@@ -235,6 +254,13 @@ class JobStore:
         if row is None:
             raise NotFound(f"blob {key!r} does not exist")
         return bytes(row.data)
+
+
+def _write_blobs(connection, inline_blobs: dict[str, bytes] | None) -> None:
+    """Write blobs, replacing earlier ones (a re-run attempt writes the same keys)."""
+    if inline_blobs:
+        connection.execute(blobs.delete().where(blobs.c.key.in_(list(inline_blobs))))
+        connection.execute(blobs.insert(), [{"key": k, "data": v} for k, v in inline_blobs.items()])
 
 
 def _function(row) -> Function:

@@ -1,0 +1,127 @@
+"""The job store on SQLite and PostgreSQL: same code, same behaviour."""
+
+import threading
+import time
+
+import pytest
+
+from core.errors import Conflict, NotFound
+from core.functions import Function
+from core.ids import new_id
+from core.jobs import Job, JobStatus, Outcome, OutputObject, Trigger
+from core.store import JobStore
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = JobStore(url)
+    store.migrate()
+    yield store
+    if request.param == "postgresql":
+        with store.engine.begin() as c:
+            c.exec_driver_sql("DELETE FROM jobs; DELETE FROM functions; DELETE FROM blobs")
+    store.close()
+
+
+def make_job(function="fn", key=None, **fields) -> Job:
+    return Job(id=new_id(), function=function, revision=1, trigger=Trigger.HTTP,
+               status=JobStatus.QUEUED, spec={"name": function, "command": ["true"]},
+               created_at=time.time(), idempotency_key=key, **fields)
+
+
+def test_migrating_twice_is_harmless(store):
+    store.migrate()
+    assert store.list_functions() == []
+
+
+def test_functions_are_created_replaced_and_deleted(store):
+    fn = store.create_function(Function.from_spec({"name": "f", "command": ["a"]}))
+    with pytest.raises(Conflict):
+        store.create_function(Function.from_spec({"name": "f", "command": ["b"]}))
+    updated = store.replace_function(Function.from_spec({"name": "f", "command": ["c"]}))
+    assert updated.revision == 2 and updated.token == fn.token
+    assert store.get_function("f").command == ("c",)
+    store.delete_function("f")
+    with pytest.raises(NotFound):
+        store.get_function("f")
+
+
+def test_idempotency_key_returns_the_existing_job(store):
+    first, created = store.create_job(make_job(key="k1"), {"inputs/x": b"data"})
+    again, created_again = store.create_job(make_job(key="k1"))
+    assert created and not created_again and again.id == first.id
+    assert store.get_blob("inputs/x") == b"data"
+
+
+def test_only_one_of_many_concurrent_claims_wins(store):
+    job, _ = store.create_job(make_job())
+    winners = []
+
+    def claim(owner):
+        if store.claim(job.id, owner, time.time()):
+            winners.append(owner)
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert store.get_job(job.id).attempts == 1
+
+
+def test_finish_is_only_for_the_owner_and_only_once(store):
+    job, _ = store.create_job(make_job())
+    store.claim(job.id, "w1", time.time())
+    output = OutputObject(name="a.txt", bucket="b", key="k", size=1, content_type="text/plain")
+    outcome = Outcome(status=JobStatus.SUCCEEDED, exit_code=0, outputs=(output,),
+                      stdout_ref="db:stdout/x", inline_blobs={"stdout/x": b"hello"})
+    assert store.finish(job.id, "intruder", outcome, time.time()) is None
+    done = store.finish(job.id, "w1", outcome, time.time())
+    assert done.status is JobStatus.SUCCEEDED and done.outputs == (output,)
+    assert store.get_blob("stdout/x") == b"hello"
+    assert store.finish(job.id, "w1", outcome, time.time()) is None
+
+
+def test_a_dead_owners_job_can_be_taken_over_once(store):
+    job, _ = store.create_job(make_job())
+    store.claim(job.id, "dead", time.time())
+    assert store.claim(job.id, "w2", time.time()) is None
+    taken = store.claim(job.id, "w2", time.time(), take_over_from="dead")
+    assert taken.attempts == 2 and taken.owner == "w2"
+    assert store.claim(job.id, "w3", time.time(), take_over_from="dead") is None
+
+
+def test_cancel_stops_heartbeats_and_finishing(store):
+    job, _ = store.create_job(make_job())
+    store.claim(job.id, "w1", time.time())
+    assert store.cancel(job.id, time.time()).status is JobStatus.CANCELLED
+    assert not store.heartbeat(job.id, "w1", time.time())
+    assert store.finish(job.id, "w1", Outcome(status=JobStatus.SUCCEEDED), time.time()) is None
+    assert store.cancel(job.id, time.time()) is None
+
+
+def test_jobs_are_listed_newest_first_with_a_cursor(store):
+    ids = [store.create_job(make_job(function="a" if i % 2 else "b"))[0].id for i in range(5)]
+    page = store.list_jobs(limit=2)
+    assert [j.id for j in page] == ids[::-1][:2]
+    rest = store.list_jobs(limit=10, before=page[-1].id)
+    assert [j.id for j in rest] == ids[::-1][2:]
+    assert {j.function for j in store.list_jobs(function="a")} == {"a"}
+
+
+def test_sweep_finds_unpublished_queued_jobs_and_lapsed_leases(store):
+    now = time.time()
+    old, _ = store.create_job(make_job())
+    running, _ = store.create_job(make_job())
+    store.claim(running.id, "w1", now - 60)
+    fresh_running, _ = store.create_job(make_job())
+    store.claim(fresh_running.id, "w2", now)
+    found = store.jobs_to_republish(now + 30, queued_before=now + 1, heartbeat_before=now - 10)
+    assert {j.id for j in found} == {old.id, running.id}
+    store.mark_published([old.id], now + 30)
+    found = store.jobs_to_republish(now + 31, queued_before=now + 1, heartbeat_before=now - 10)
+    assert {j.id for j in found} == {running.id}

@@ -1,0 +1,73 @@
+import pytest
+
+from core.errors import Invalid
+from core.functions import Function, parse_document
+
+
+def paths(exc: Invalid) -> set[str]:
+    return {e["path"] for e in exc.errors}
+
+
+def test_minimal_command_spec_gets_defaults_and_a_token():
+    fn = Function.from_spec({"name": "hello", "command": ["echo", "hi"]})
+    assert fn.argv() == ["echo", "hi"]
+    assert (fn.timeout, fn.mode, fn.log_level) == (300.0, "sync", "INFO")
+    assert len(fn.token) >= 32
+
+
+def test_script_runs_through_sh():
+    fn = Function.from_spec({"name": "s", "script": "echo $JOB_ID"})
+    assert fn.argv() == ["/bin/sh", "-c", "echo $JOB_ID"]
+
+
+def test_quantities_are_parsed():
+    fn = Function.from_spec({"name": "q", "command": ["x"], "timeout": "5m", "memory": "512Mi",
+                             "cpu": "500m"})
+    assert (fn.timeout, fn.memory, fn.cpu) == (300.0, 512 * 1024**2, 0.5)
+
+
+def test_every_bad_field_is_reported_with_its_path():
+    with pytest.raises(Invalid) as caught:
+        Function.from_spec({"name": "Bad_Name", "command": "x", "script": "y", "timeout": "soon",
+                            "memory": "lots", "cpu": 0, "mode": "later", "log_level": "LOUD",
+                            "environment": {"1X": "a", "JOB_ID": "b"},
+                            "output": {"bucket": "UP", "prefix": "../x"}, "colour": "red"})
+    assert paths(caught.value) == {
+        "name", "command", "timeout", "memory", "cpu", "mode", "log_level", "environment.1X",
+        "environment.JOB_ID", "output.bucket", "output.prefix", "colour"}
+
+
+def test_a_function_needs_something_to_run():
+    with pytest.raises(Invalid) as caught:
+        Function.from_spec({"name": "empty"})
+    assert paths(caught.value) == {"command"}
+
+
+def test_document_with_several_functions_reports_paths_under_each():
+    with pytest.raises(Invalid) as caught:
+        parse_document({"functions": {"a": {"command": ["x"]}, "b": {"timeout": -1}}})
+    assert paths(caught.value) == {"functions.b.command", "functions.b.timeout"}
+
+
+def test_document_names_functions_by_their_keys():
+    functions = parse_document({"functions": {"a": {"command": ["x"]}, "b": {"script": "y"}}})
+    assert [f.name for f in functions] == ["a", "b"]
+
+
+def test_spec_round_trips_without_its_token():
+    fn = Function.from_spec({"name": "r", "script": "true", "environment": {"A": 1},
+                             "output": {"bucket": "results", "prefix": "/out/"}})
+    spec = fn.to_spec()
+    assert "token" not in spec and spec["output"] == {"bucket": "results", "prefix": "out"}
+    assert Function.from_spec(spec, token=fn.token) == fn
+
+
+def test_token_is_not_in_repr():
+    fn = Function.from_spec({"name": "r", "script": "true"})
+    assert fn.token not in repr(fn)
+
+
+def test_a_spec_that_is_not_an_object_is_refused():
+    with pytest.raises(Invalid) as caught:
+        parse_document(["not", "a", "function"])
+    assert caught.value.errors[0]["path"] == "$"

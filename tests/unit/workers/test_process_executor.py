@@ -1,0 +1,86 @@
+import time
+
+import pytest
+
+from core.jobs import Reason
+from workers.executors.base import Invocation
+from workers.executors.process import ProcessExecutor
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def run(tmp_path):
+    executor = ProcessExecutor()
+
+    def run(argv, *, timeout=10.0, env=None, memory=None, kill_after=None):
+        invocation = Invocation(argv=tuple(argv), environment=env or {"PATH": "/usr/bin:/bin"},
+                                workdir=tmp_path, stdout=tmp_path / "out", stderr=tmp_path / "err",
+                                timeout=timeout, memory=memory)
+        running = executor.start(invocation)
+        if kill_after is not None:
+            time.sleep(kill_after)
+            running.kill(Reason.CANCELLED)
+        return running.wait()
+    return run
+
+
+def test_exit_code_and_output_are_captured(run, tmp_path):
+    result = run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert (result.exit_code, result.reason) == (3, Reason.ERROR)
+    assert (tmp_path / "out").read_text() == "out\n"
+    assert (tmp_path / "err").read_text() == "err\n"
+
+
+def test_success_reports_cpu_and_a_peak_memory_of_the_function_not_the_worker(run):
+    result = run(["/bin/true"])
+    assert (result.exit_code, result.reason) == (0, None)
+    assert result.cpu_seconds is not None and result.cpu_seconds >= 0
+    assert 0 < result.peak_memory < 20 * 1024**2
+
+
+def test_timeout_kills_the_whole_process_group(run, tmp_path):
+    marker = tmp_path / "grandchild-pid"
+    started = time.monotonic()
+    result = run(["/bin/sh", "-c", f"sleep 30 & echo $! > {marker}; wait"], timeout=0.5)
+    assert result.reason is Reason.TIMEOUT and result.exit_code == 137
+    assert time.monotonic() - started < 5
+    time.sleep(0.1)
+    assert not running(int(marker.read_text()))
+
+
+def test_background_processes_do_not_outlive_the_function(run, tmp_path):
+    marker = tmp_path / "pid"
+    run(["/bin/sh", "-c", f"sleep 30 & echo $! > {marker}"])
+    time.sleep(0.1)
+    assert not running(int(marker.read_text()))
+
+
+def test_cancel_reports_cancelled(run):
+    result = run(["sleep", "30"], kill_after=0.2)
+    assert result.reason is Reason.CANCELLED
+
+
+def test_a_missing_command_fails_with_a_message(run):
+    result = run(["/no/such/command"])
+    assert result.exit_code == 127 and result.reason is Reason.ERROR
+
+
+def test_only_the_given_environment_reaches_the_function(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("SLUICE_S3_SECRET_KEY", "must-not-leak")
+    run(["/usr/bin/env"], env={"PATH": "/usr/bin:/bin", "A": "1"})
+    assert "must-not-leak" not in (tmp_path / "out").read_text()
+    assert "A=1" in (tmp_path / "out").read_text()
+
+
+def test_memory_limit_stops_a_function_that_allocates_more(run):
+    result = run(["/bin/sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}"],
+                 memory=64 * 1024**2)
+    assert result.exit_code != 0
