@@ -98,6 +98,10 @@ class Function:
         if command is not None:
             if isinstance(command, str):
                 command = [command]
+            if isinstance(command, list):
+                # YAML reads `[sleep, 5]` with a number in it; argv is text.
+                command = [str(a) if isinstance(a, (int, float)) and not isinstance(a, bool)
+                           else a for a in command]
             if (not isinstance(command, list) or not command
                     or not all(isinstance(a, str) and "\0" not in a for a in command)):
                 bad("command", "must be a non-empty list of strings")

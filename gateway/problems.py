@@ -9,6 +9,7 @@ import uuid
 from aiohttp import web
 
 from core import errors
+from gateway.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ async def problems(request: web.Request, handler) -> web.StreamResponse:
         status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 500)
         extra = {"errors": exc.errors} if exc.errors else {}
         return problem(status, exc.title, exc.detail, instance=request.path, **extra)
-    except web.HTTPRequestEntityTooLarge as exc:
+    except web.HTTPRequestEntityTooLarge:
         return problem(413, "Payload too large",
-                       f"the body exceeds the limit of {exc.max_size} bytes")
+                       f"the body exceeds the limit of {request.app[SETTINGS].max_body} bytes")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

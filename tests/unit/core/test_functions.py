@@ -71,3 +71,9 @@ def test_a_spec_that_is_not_an_object_is_refused():
     with pytest.raises(Invalid) as caught:
         parse_document(["not", "a", "function"])
     assert caught.value.errors[0]["path"] == "$"
+
+
+def test_numbers_in_a_command_become_text_but_booleans_are_refused():
+    assert Function.from_spec({"name": "n", "command": ["sleep", 5]}).argv() == ["sleep", "5"]
+    with pytest.raises(Invalid):
+        Function.from_spec({"name": "n", "command": [True]})

@@ -1,0 +1,133 @@
+"""`sluice up` as a user runs it, driven by the `sluice` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.services import free_port_block
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def stack(tmp_path, rabbitmq_url):
+    port = free_port_block(1)
+    s3_port = free_port_block(5, also_plus=10000)
+    env = dict(os.environ, SLUICE_DATA_DIR=str(tmp_path / "data"), SLUICE_PORT=str(port),
+               SLUICE_S3_PORT=str(s3_port), SLUICE_BROKER_URL=rabbitmq_url,
+               SLUICE_QUEUE=f"sluice-e2e-{secrets.token_hex(4)}",
+               SLUICE_URL=f"http://127.0.0.1:{port}")
+    env.pop("SLUICE_ADMIN_TOKEN", None)
+    env.pop("SLUICE_TOKEN", None)
+    log = open(tmp_path / "up.log", "w+")
+    started = time.monotonic()
+    up = subprocess.Popen([sys.executable, "-m", "sluice.cli", "up", "--workers", "1"],
+                          env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+                          start_new_session=True)
+    try:
+        while "Sluice is up" not in (tmp_path / "up.log").read_text():
+            assert up.poll() is None, (tmp_path / "up.log").read_text()
+            assert time.monotonic() - started < 60, "sluice up took over a minute"
+            time.sleep(0.1)
+        yield env, up, tmp_path / "up.log"
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGINT)
+            up.wait(60)
+
+
+def sluice(env, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "sluice.cli", *args], env=env,
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    return found
+
+
+def test_the_quick_start_works_from_the_command_line(stack):
+    env, up, log = stack
+    banner = log.read_text()
+    assert f"API          {env['SLUICE_URL']}" in banner
+    assert Path(env["SLUICE_DATA_DIR"], "admin-token").stat().st_mode & 0o777 == 0o600
+    assert "hello: created" in sluice(env, "deploy", "-f", "examples/hello.yaml").stdout
+    assert sluice(env, "invoke", "hello", "--text", "world").stdout == "Hello, world!\n"
+    job_id = sluice(env, "invoke", "hello", "--text", "world", "--async").stdout.strip()
+    shown = sluice(env, "job", job_id, "--wait").stdout
+    for field in ("status       succeeded", "exit code    0", "runtime", "CPU", "peak memory"):
+        assert field in shown
+    assert sluice(env, "logs", job_id).stdout == "Hello, world!\n"
+    record = json.loads(sluice(env, "--json", "job", job_id).stdout)
+    assert record["attempts"] == 1 and record["peak_memory"] < 50 * 1024**2
+    listed = sluice(env, "jobs").stdout
+    assert job_id in listed and "hello" in listed
+    failed = sluice(env, "invoke", "nope", check=False)
+    assert failed.returncode == 1 and "does not exist" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_a_killed_worker_is_replaced_and_its_job_finishes(stack, tmp_path):
+    env, up, log = stack
+    (tmp_path / "sleepy.yaml").write_text(
+        "functions:\n  sleepy:\n    command: [sh, -c, 'sleep 5; echo rested']\n    mode: async\n")
+    sluice(env, "deploy", "-f", str(tmp_path / "sleepy.yaml"))
+    job_id = sluice(env, "invoke", "sleepy").stdout.strip()
+    deadline = time.monotonic() + 30
+    while json.loads(sluice(env, "--json", "job", job_id).stdout)["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1)
+    owner = json.loads(sluice(env, "--json", "job", job_id).stdout)
+    workers = [pid for pid in children_of(up.pid)
+               if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-2] == b"worker"]
+    assert len(workers) == 1, owner
+    os.kill(workers[0], signal.SIGKILL)
+    done = json.loads(sluice(env, "--json", "job", job_id, "--wait", check=False).stdout)
+    assert done["status"] == "succeeded" and done["attempts"] == 2
+    assert sluice(env, "logs", job_id).stdout == "rested\n"
+    assert "starting another" in log.read_text()
+
+
+def test_ctrl_c_stops_every_process_and_a_second_start_keeps_the_data(stack, tmp_path):
+    env, up, log = stack
+    sluice(env, "deploy", "-f", "examples/hello.yaml")
+    processes = children_of(up.pid)
+    assert len(processes) >= 3
+    os.killpg(up.pid, signal.SIGINT)
+    assert up.wait(60) == 0
+    time.sleep(0.5)
+    assert not [p for p in processes if Path(f"/proc/{p}").exists()
+                and "Z" not in Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1][:3]]
+    again = subprocess.Popen([sys.executable, "-m", "sluice.cli", "up", "--workers", "1"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             cwd=tmp_path, start_new_session=True, text=True)
+    try:
+        for line in again.stdout:
+            if "Sluice is up" in line:
+                break
+        assert "hello" in sluice(env, "functions").stdout
+        assert sluice(env, "invoke", "hello", "--text", "again").stdout == "Hello, again!\n"
+    finally:
+        os.killpg(again.pid, signal.SIGINT)
+        again.wait(60)

@@ -1,0 +1,76 @@
+"""Nothing accepted is lost and nothing finished runs twice: redeliveries, dead workers,
+jobs committed but never published."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from broker.publishing import JobPublisher
+from broker.setup import rabbitmq_broker
+from core.ids import new_id
+from core.jobs import Job, JobStatus, Trigger
+from core.store import JobStore
+from tests.fixtures.stack import settings_env
+
+
+async def wait_status(api, job_id: str, status: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = await (await api.request("GET", f"/v1/jobs/{job_id}")).json()
+        if job["status"] == status:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} is {job['status']}, not {status}")
+
+
+async def test_redelivered_message_for_finished_job_is_dropped(api, settings, objects):
+    await api.deploy("stamp", script='date +%s%N > "$TMP_OUTPUT_DIR/stamp"', mode="async")
+    job = await (await api.request("POST", "/v1/functions/stamp/invocations")).json()
+    first = await (await api.request("GET", f"/v1/jobs/{job['id']}?wait=20")).json()
+    stamp = objects.get_bytes(settings.s3.outputs_bucket, f"{job['id']}/stamp")
+    JobPublisher(rabbitmq_broker(settings.broker_url), settings.queue).publish(job["id"])
+    await asyncio.sleep(1.5)
+    again = await (await api.request("GET", f"/v1/jobs/{job['id']}")).json()
+    assert again["attempts"] == 1 and again["finished_at"] == first["finished_at"]
+    assert objects.get_bytes(settings.s3.outputs_bucket, f"{job['id']}/stamp") == stamp
+
+
+async def test_a_job_committed_but_never_published_is_run_by_the_sweeper(api, settings):
+    fn = await api.deploy("orphan", command=["echo", "found"])
+    store = JobStore(settings.database_url)
+    job = Job(id=new_id(), function="orphan", revision=fn["revision"], trigger=Trigger.HTTP,
+              status=JobStatus.QUEUED, spec={k: v for k, v in fn.items()
+                                             if k not in ("token", "revision")},
+              created_at=time.time())
+    store.create_job(job)
+    store.close()
+    done = await wait_status(api, job.id, "succeeded", timeout=20)
+    assert done["attempts"] == 1
+
+
+async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_only, settings):
+    api = gateway_only
+    env = settings_env(settings)
+    command = [sys.executable, "-m", "sluice.cli", "worker"]
+    first = subprocess.Popen(command, env=env, start_new_session=True)
+    second = None
+    try:
+        await api.deploy("sleepy", script="sleep 5; echo rested", mode="async")
+        job = await (await api.request("POST", "/v1/functions/sleepy/invocations")).json()
+        await wait_status(api, job["id"], "running", timeout=30)
+        await asyncio.sleep(1)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        second = subprocess.Popen(command, env=env, start_new_session=True)
+        done = await (await api.request("GET", f"/v1/jobs/{job['id']}?wait=60")).json()
+        assert done["status"] == "succeeded" and done["attempts"] == 2
+        logs = await api.request("GET", f"/v1/jobs/{job['id']}/logs")
+        assert await logs.text() == "rested\n"
+    finally:
+        for process in (first, second):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(30)
