@@ -21,7 +21,7 @@ from gateway.routes import health, v1
 from gateway.service import Service
 from gateway.waiting import Waiters
 
-POOL_THREADS = 32
+POOL_THREADS = 8
 
 
 @web.middleware

@@ -27,6 +27,7 @@ from gateway.auth import Caller
 from gateway.waiting import Waiters
 
 log = logging.getLogger(__name__)
+FUNCTION_CACHE_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Service:
         self.publisher, self.events, self.pool = publisher, events, pool
         self.blobs = Blobs(store, objects, settings.s3.system_bucket, settings.inline_max)
         self.waiters: Waiters | None = None
+        self._functions: dict[str, tuple[float, Function]] = {}
 
     async def run(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(
@@ -72,7 +74,21 @@ class Service:
 
     def _deploy(self, fn: Function, *, replace: bool) -> Function:
         self.objects.ensure_bucket(fn.output.bucket or self.settings.s3.outputs_bucket)
+        self._functions.pop(fn.name, None)
         return self.store.replace_function(fn) if replace else self.store.create_function(fn)
+
+    def _function(self, name: str) -> Function:
+        """A function by name, cached for a second: invocations of a busy function do not
+        each read and validate its spec. Other gateways see a change within that second."""
+        now = time.monotonic()
+        cached = self._functions.get(name)
+        if cached is not None and now - cached[0] < FUNCTION_CACHE_SECONDS:
+            return cached[1]
+        fn = self.store.get_function(name)
+        if len(self._functions) > 1024:
+            self._functions.clear()
+        self._functions[name] = (now, fn)
+        return fn
 
     async def get_function(self, caller: Caller, name: str) -> Function:
         fn = await self.run(self.store.get_function, name)
@@ -85,6 +101,7 @@ class Service:
 
     async def delete_function(self, caller: Caller, name: str) -> None:
         caller.require_admin()
+        self._functions.pop(name, None)
         await self.run(self.store.delete_function, name)
 
     # -- invocations ----------------------------------------------------------------------
@@ -100,7 +117,7 @@ class Service:
 
     def _accept(self, caller: Caller, request: Invocation) -> tuple[Job, bool, float | None]:
         """Commit the job, then publish it: one trip to the thread pool."""
-        fn = self.store.get_function(request.function)
+        fn = self._function(request.function)
         caller.require_function(fn)
         wait = request.wait
         if request.respond_async or (fn.mode == "async" and wait is None):

@@ -32,7 +32,10 @@ def _wait_for_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    # A timed wait: an untimed Event.wait in the main thread can miss the wake-up from a
+    # handler that sets the same Event.
+    while not stop.wait(0.5):
+        pass
 
 
 def gateway(args) -> None:

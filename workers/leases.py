@@ -23,10 +23,12 @@ def new_owner() -> str:
 
 
 class Lease:
-    """A job this process runs; `on_lost` is what stops it when the row is no longer ours."""
+    """A job this process runs; `on_lost` is what stops it when the row is no longer ours.
+    Heartbeats start once the job is `claimed`: before that the row is not ours yet."""
 
     def __init__(self):
         self.on_lost: Callable[[], None] | None = None
+        self.claimed = False
         self.lost = False
 
     def lose(self) -> None:
@@ -83,16 +85,22 @@ class Leases:
 
     def _run(self) -> None:
         while not self._stopping.wait(self.interval):
-            with self._lock:
-                active = dict(self._active)
-            now = time.time()
-            for job_id, lease in active.items():
-                try:
-                    if not self.store.heartbeat(job_id, self.owner, now):
-                        log.info("job %s is no longer ours (cancelled or taken over); stopping it",
-                                 job_id)
-                        lease.lose()
-                except SluiceError as exc:
-                    log.warning("heartbeat for job %s failed: %s", job_id, exc.detail)
-                except Exception:
-                    log.exception("heartbeat for job %s failed", job_id)
+            self.renew()
+
+    def renew(self) -> None:
+        """One round of heartbeats for the claimed jobs of this process."""
+        with self._lock:
+            active = dict(self._active)
+        now = time.time()
+        for job_id, lease in active.items():
+            if not lease.claimed:
+                continue
+            try:
+                if not self.store.heartbeat(job_id, self.owner, now):
+                    log.info("job %s is no longer ours (cancelled or taken over); stopping it",
+                             job_id)
+                    lease.lose()
+            except SluiceError as exc:
+                log.warning("heartbeat for job %s failed: %s", job_id, exc.detail)
+            except Exception:
+                log.exception("heartbeat for job %s failed", job_id)

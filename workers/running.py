@@ -28,6 +28,7 @@ class JobRunner:
         self.executor, self.leases = executor, leases
         self.workdir, self.outputs_bucket = workdir, outputs_bucket
         self._buckets: set[str] = set()
+        self._functions: dict[tuple[str, int], Function] = {}
 
     def handle(self, job_id: str) -> None:
         """Run the job behind a message, unless it is finished or alive elsewhere. Returning
@@ -40,6 +41,7 @@ class JobRunner:
             job = self._claim(job_id)
             if job is None:
                 return
+            lease.claimed = True
             outcome = self._attempt(job, lease)
         finally:
             self.leases.release(job_id)
@@ -81,8 +83,19 @@ class JobRunner:
             metrics.MESSAGES_DROPPED.labels("claimed-elsewhere").inc()
         return claimed
 
+    def _function(self, job: Job) -> Function:
+        """The job's function as it was when invoked; parsed once per revision."""
+        key = (job.function, job.revision)
+        fn = self._functions.get(key)
+        if fn is None:
+            if len(self._functions) > 1024:
+                self._functions.clear()
+            fn = self._functions[key] = Function.from_spec(job.spec, token="-",
+                                                            revision=job.revision)
+        return fn
+
     def _attempt(self, job: Job, lease: Lease) -> Outcome:
-        fn = Function.from_spec(job.spec, token="-", revision=job.revision)
+        fn = self._function(job)
         workdir = Workdir.for_thread(self.workdir)
         try:
             stage_in(job, workdir, self.blobs)

@@ -12,11 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
 
-from core.errors import Conflict, NotFound, Unavailable
+from core.errors import Conflict, NotFound
 from core.functions import Function
 from core.jobs import Job, JobStatus, Outcome, OutputObject, Reason, Trigger
+from core.store.database import Database
 from core.store.schema import blobs, functions, jobs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,6 +43,33 @@ _OWNED = sa.and_(jobs.c.id == sa.bindparam("w_id"), jobs.c.owner == sa.bindparam
 _HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
 _FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
+_GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
+_GET_FUNCTION = sa.select(functions).where(functions.c.name == sa.bindparam("w_name"))
+_GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
+_INSERT_JOB = jobs.insert()
+
+
+def _set(*columns: str) -> dict:
+    return {column: sa.bindparam(f"v_{column}") for column in columns}
+
+
+# Built once: SQLAlchemy then reuses their compiled form (the hot path runs these per job).
+_CLAIM = jobs.update().values(
+    status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, **_set("owner"),
+    heartbeat_at=sa.bindparam("v_now"), started_at=sa.bindparam("v_now")).returning(*jobs.c)
+_CLAIM_QUEUED = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
+                             jobs.c.status == JobStatus.QUEUED.value)
+_TAKE_OVER = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
+                          jobs.c.status == JobStatus.RUNNING.value,
+                          jobs.c.owner == sa.bindparam("w_owner"))
+_OWNED = sa.and_(jobs.c.id == sa.bindparam("w_id"), jobs.c.owner == sa.bindparam("w_owner"),
+                 jobs.c.status == JobStatus.RUNNING.value)
+_HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
+_FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
+_GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
+_GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
+_GET_FUNCTION = sa.select(functions).where(functions.c.name == sa.bindparam("w_name"))
+_GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
 
 
@@ -58,25 +85,15 @@ class JobStore:
     """Functions, jobs and inline blobs in one relational database."""
 
     def __init__(self, url: str):
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        if self.is_sqlite:
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = sa.create_engine(
-                url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=16)
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = sa.create_engine(
-                url.replace("postgresql://", "postgresql+psycopg://", 1),
-                pool_size=16, max_overflow=16, pool_pre_ping=True)
+        self.db = Database(url)
+        self.engine = self.db.engine
+        self.is_sqlite = self.db.is_sqlite
 
     def __repr__(self) -> str:
-        return f"JobStore({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"JobStore({self.db!r})"
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -84,62 +101,60 @@ class JobStore:
         """Bring the schema up to date; safe when several processes start at once."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        try:
-            with self.engine.begin() as connection:
-                if self.is_sqlite:
-                    lock_path = self.engine.url.database
-                    with open(f"{lock_path}.migrate-lock", "w") as lock:
-                        fcntl.flock(lock, fcntl.LOCK_EX)
-                        config.attributes["connection"] = connection
-                        command.upgrade(config, "head")
-                else:
-                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(7465031)"))
-                    config.attributes["connection"] = connection
-                    command.upgrade(config, "head")
-        except sa.exc.OperationalError as exc:
-            raise Unavailable(f"job store unreachable: {exc.orig.__class__.__name__}") from exc
+
+        def upgrade(connection) -> None:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+        if not self.is_sqlite:
+            def locked_upgrade(connection) -> None:
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(7465031)"))
+                upgrade(connection)
+            self.db.write(locked_upgrade)
+            return
+        with open(f"{self.engine.url.database}.migrate-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.db.write(upgrade)
 
     # -- functions ------------------------------------------------------------------------
 
     def create_function(self, fn: Function, now: float | None = None) -> Function:
         now = now or time.time()
         try:
-            with self.engine.begin() as c:
-                c.execute(functions.insert().values(
-                    name=fn.name, revision=1, spec=fn.to_spec(), token=fn.token,
-                    created_at=now, updated_at=now))
+            self.db.write(lambda c: c.execute(functions.insert().values(
+                name=fn.name, revision=1, spec=fn.to_spec(), token=fn.token,
+                created_at=now, updated_at=now)))
         except sa.exc.IntegrityError:
             raise Conflict(f"function {fn.name!r} already exists") from None
         return dataclasses.replace(fn, revision=1)
 
     def replace_function(self, fn: Function, now: float | None = None) -> Function:
         """Store a new revision of an existing function, keeping its token."""
-        with self.engine.begin() as c:
-            row = c.execute(
-                functions.update().where(functions.c.name == fn.name)
-                .values(revision=functions.c.revision + 1, spec=fn.to_spec(),
-                        updated_at=now or time.time())
-                .returning(functions.c.revision, functions.c.token)).first()
+        statement = (functions.update().where(functions.c.name == fn.name)
+                     .values(revision=functions.c.revision + 1, spec=fn.to_spec(),
+                             updated_at=now or time.time())
+                     .returning(functions.c.revision, functions.c.token))
+        row = self.db.write(lambda c: c.execute(statement).first())
         if row is None:
             raise NotFound(f"function {fn.name!r} does not exist")
         return dataclasses.replace(fn, revision=row.revision, token=row.token)
 
     def get_function(self, name: str) -> Function:
-        with self.engine.connect() as c:
-            row = c.execute(sa.select(functions).where(functions.c.name == name)).first()
+        row = self.db.read(lambda c: c.execute(_GET_FUNCTION, {"w_name": name}).first())
         if row is None:
             raise NotFound(f"function {name!r} does not exist")
         return _function(row)
 
     def list_functions(self) -> list[Function]:
-        with self.engine.connect() as c:
-            rows = c.execute(sa.select(functions).order_by(functions.c.name)).all()
+        rows = self.db.read(
+            lambda c: c.execute(sa.select(functions).order_by(functions.c.name)).all())
         return [_function(r) for r in rows]
 
     def delete_function(self, name: str) -> None:
-        with self.engine.begin() as c:
-            if c.execute(functions.delete().where(functions.c.name == name)).rowcount == 0:
-                raise NotFound(f"function {name!r} does not exist")
+        deleted = self.db.write(
+            lambda c: c.execute(functions.delete().where(functions.c.name == name)).rowcount)
+        if deleted == 0:
+            raise NotFound(f"function {name!r} does not exist")
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -148,10 +163,12 @@ class JobStore:
         """Insert a queued job with its inline blobs (its input) in one transaction; on a
         known idempotency key return the existing job and False."""
         values = _job_values(job)
+
+        def insert(c) -> None:
+            _write_blobs(c, inline_blobs)
+            c.execute(_INSERT_JOB, values)
         try:
-            with self.engine.begin() as c:
-                _write_blobs(c, inline_blobs)
-                c.execute(_INSERT_JOB, values)
+            self.db.write(insert)
         except sa.exc.IntegrityError:
             if job.idempotency_key is None:
                 raise
@@ -159,17 +176,15 @@ class JobStore:
         return job, True
 
     def get_job(self, job_id: str) -> Job:
-        with self.engine.connect() as c:
-            row = c.execute(_GET, {"w_id": job_id}).first()
-        if row is None:
-            raise NotFound(f"job {job_id!r} does not exist")
-        return _job(row)
+        return self._one(_GET, {"w_id": job_id}, f"job {job_id!r} does not exist")
 
     def get_job_by_key(self, key: str) -> Job:
-        with self.engine.connect() as c:
-            row = c.execute(sa.select(jobs).where(jobs.c.idempotency_key == key)).first()
+        return self._one(_GET_BY_KEY, {"w_key": key}, f"no job with idempotency key {key!r}")
+
+    def _one(self, statement, params: dict, missing: str) -> Job:
+        row = self.db.read(lambda c: c.execute(statement, params).first())
         if row is None:
-            raise NotFound(f"no job with idempotency key {key!r}")
+            raise NotFound(missing)
         return _job(row)
 
     def list_jobs(self, *, function: str | None = None, status: str | None = None,
@@ -182,8 +197,7 @@ class JobStore:
             query = query.where(jobs.c.status == status)
         if before:
             query = query.where(jobs.c.id < before)
-        with self.engine.connect() as c:
-            return [_job(r) for r in c.execute(query)]
+        return [_job(r) for r in self.db.read(lambda c: c.execute(query).all())]
 
     def claim(self, job_id: str, owner: str, now: float, *, take_over_from: str | None = None
               ) -> Job | None:
@@ -196,10 +210,8 @@ class JobStore:
 
     def heartbeat(self, job_id: str, owner: str, now: float) -> bool:
         """Renew the lease; False when the job is no longer ours (cancelled or taken over)."""
-        with self.engine.begin() as c:
-            result = c.execute(_HEARTBEAT, {"w_id": job_id, "w_owner": owner,
-                                            "v_heartbeat_at": now})
-        return result.rowcount == 1
+        params = {"w_id": job_id, "w_owner": owner, "v_heartbeat_at": now}
+        return self.db.write(lambda c: c.execute(_HEARTBEAT, params).rowcount) == 1
 
     def finish(self, job_id: str, owner: str, outcome: Outcome, now: float) -> Job | None:
         """running -> terminal, only for the attempt that owns the job; the outcome's inline
@@ -223,8 +235,8 @@ class JobStore:
     def mark_published(self, job_ids: Iterable[str], now: float) -> None:
         ids = list(job_ids)
         if ids:
-            with self.engine.begin() as c:
-                c.execute(jobs.update().where(jobs.c.id.in_(ids)).values(published_at=now))
+            self.db.write(lambda c: c.execute(
+                jobs.update().where(jobs.c.id.in_(ids)).values(published_at=now)))
 
     def jobs_to_republish(self, now: float, *, queued_before: float, heartbeat_before: float,
                           limit: int = 500) -> list[Job]:
@@ -234,23 +246,22 @@ class JobStore:
             & sa.func.coalesce(jobs.c.published_at, jobs.c.created_at).__lt__(queued_before),
             (jobs.c.status == JobStatus.RUNNING.value) & (jobs.c.heartbeat_at < heartbeat_before),
         )).order_by(jobs.c.id).limit(limit)
-        with self.engine.connect() as c:
-            return [_job(r) for r in c.execute(query)]
+        return [_job(r) for r in self.db.read(lambda c: c.execute(query).all())]
 
     def _returning(self, statement, params: dict, inline_blobs: dict[str, bytes] | None = None
                    ) -> Job | None:
-        with self.engine.begin() as c:
+        def update(c):
             row = c.execute(statement, params).first()
-            if row is None:
-                return None
-            _write_blobs(c, inline_blobs)
-        return _job(row)
+            if row is not None:
+                _write_blobs(c, inline_blobs)
+            return row
+        row = self.db.write(update)
+        return _job(row) if row is not None else None
 
     # -- blobs ----------------------------------------------------------------------------
 
     def get_blob(self, key: str) -> bytes:
-        with self.engine.connect() as c:
-            row = c.execute(sa.select(blobs.c.data).where(blobs.c.key == key)).first()
+        row = self.db.read(lambda c: c.execute(_GET_BLOB, {"w_key": key}).first())
         if row is None:
             raise NotFound(f"blob {key!r} does not exist")
         return bytes(row.data)

@@ -74,3 +74,4 @@ async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_on
             if process and process.poll() is None:
                 process.terminate()
                 process.wait(30)
+

@@ -11,6 +11,7 @@ import threading
 
 from core.jobs import Reason
 from workers.executors.base import Execution, Invocation
+from workers.executors.deadlines import Deadlines
 
 
 def _gnu_time() -> str | None:
@@ -30,14 +31,16 @@ class ProcessExecutor:
 
     def __init__(self):
         self.time = _gnu_time()
+        self.deadlines = Deadlines()
 
     def start(self, invocation: Invocation) -> RunningProcess:
-        return RunningProcess(invocation, self.time)
+        return RunningProcess(invocation, self.time, self.deadlines)
 
 
 class RunningProcess:
-    def __init__(self, invocation: Invocation, gnu_time: str | None):
+    def __init__(self, invocation: Invocation, gnu_time: str | None, deadlines: Deadlines):
         self.invocation = invocation
+        self.deadlines = deadlines
         self._killed: Reason | None = None
         self._lock = threading.Lock()
         argv = list(invocation.argv)
@@ -56,9 +59,7 @@ class RunningProcess:
         if invocation.memory:
             resource.prlimit(self.proc.pid, resource.RLIMIT_AS,
                              (invocation.memory, invocation.memory))
-        self._timer = threading.Timer(invocation.timeout, self.kill, args=(Reason.TIMEOUT,))
-        self._timer.daemon = True
-        self._timer.start()
+        self._deadline = deadlines.add(invocation.timeout, lambda: self.kill(Reason.TIMEOUT))
 
     def kill(self, reason: Reason) -> None:
         with self._lock:
@@ -73,7 +74,7 @@ class RunningProcess:
         _, status, usage = os.wait4(self.proc.pid, 0)
         with self._lock:
             self.proc.returncode = os.waitstatus_to_exitcode(status)
-        self._timer.cancel()
+        self.deadlines.cancel(self._deadline)
         # Whatever the function left running in the background goes with it.
         _kill_group(self.proc.pid)
         code = self.proc.returncode

@@ -1,0 +1,213 @@
+"""Invocation latency and throughput of Sluice against its floors, measured in one run.
+
+Starts its own `sluice up` (temporary data dir, free ports, real RabbitMQ and SeaweedFS) and
+prints, with ratios to the floors:
+  - fork+exec of /bin/true;
+  - one RabbitMQ publish -> consume round trip;
+  - a bare Dramatiq actor running /bin/true: sequential send -> reply, and throughput;
+  - Sluice: sync no-op invocation p50/p90/p99 over N sequential calls, async throughput.
+
+Usage: .venv/bin/python -m bench.invoke [--calls 500] [--jobs 2000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pika
+
+from tests.fixtures.services import free_port_block
+
+BROKER = os.environ.get("SLUICE_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+    return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99)}
+
+
+def fork_exec(n: int) -> dict[str, float]:
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        subprocess.run(["/bin/true"], check=True)
+        samples.append(time.perf_counter() - started)
+    return percentiles(samples)
+
+
+def rabbitmq_round_trip(n: int) -> dict[str, float]:
+    connection = pika.BlockingConnection(pika.URLParameters(BROKER))
+    channel = connection.channel()
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    samples = []
+    for i in range(n):
+        started = time.perf_counter()
+        channel.basic_publish("", queue, str(i).encode())
+        while channel.basic_get(queue, auto_ack=True)[0] is None:
+            connection.process_data_events(time_limit=0)
+        samples.append(time.perf_counter() - started)
+    connection.close()
+    return percentiles(samples)
+
+
+def bare_dramatiq(n_sequential: int, n_throughput: int) -> tuple[dict, float]:
+    queue, reply = f"bench-bare-{uuid.uuid4().hex[:8]}", f"bench-reply-{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(BROKER))
+    channel = connection.channel()
+    channel.queue_declare(reply, auto_delete=True)
+    worker = subprocess.Popen([sys.executable, "-m", "bench.bare_dramatiq", BROKER, queue, reply],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        worker.stdout.readline()
+        import dramatiq
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+        broker = RabbitmqBroker(url=BROKER, confirm_delivery=True, middleware=[])
+
+        def send(token: str) -> None:
+            broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="bare", args=(token,),
+                                            kwargs={}, options={}))
+
+        def receive(count: int) -> None:
+            got = 0
+            for _method, _props, _body in channel.consume(reply, auto_ack=True):
+                got += 1
+                if got == count:
+                    break
+        samples = []
+        for i in range(n_sequential):
+            started = time.perf_counter()
+            send(str(i))
+            receive(1)
+            samples.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for i in range(n_throughput):
+            send(str(i))
+        receive(n_throughput)
+        rate = n_throughput / (time.perf_counter() - started)
+        channel.cancel()
+        for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+            channel.queue_delete(name)
+        return percentiles(samples), rate
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        connection.close()
+
+
+class Stack:
+    """`sluice up` in a temporary directory, on free ports."""
+
+    def __init__(self, workers: int):
+        self.dir = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
+        self.port = free_port_block(1)
+        self.env = dict(os.environ, SLUICE_DATA_DIR=str(self.dir), SLUICE_PORT=str(self.port),
+                        SLUICE_S3_PORT=str(free_port_block(5, also_plus=10000)),
+                        SLUICE_QUEUE=f"sluice-bench-{secrets.token_hex(4)}",
+                        SLUICE_LOG_LEVEL="WARNING")
+        self.workers = workers
+
+    def __enter__(self) -> Stack:
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sluice.cli", "up", "--workers", str(self.workers)],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True)
+        for line in self.process.stdout:
+            if "Sluice is up" in line:
+                break
+        else:
+            raise SystemExit("sluice up did not start")
+        self.ready_seconds = time.monotonic() - started
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = (self.dir / "admin-token").read_text().strip()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)
+        self.process.wait(60)
+
+
+async def sluice_figures(stack: Stack, calls: int, jobs: int) -> tuple[dict, float]:
+    headers = {"Authorization": f"Bearer {stack.token}"}
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(stack.url, headers=headers, connector=connector) as http:
+        for name, mode in (("noop", "sync"), ("noop-async", "async")):
+            async with http.put(f"/v1/functions/{name}",
+                                json={"command": ["/bin/true"], "mode": mode}) as response:
+                assert response.status in (200, 201), await response.text()
+        for _ in range(20):
+            async with http.post("/v1/functions/noop/invocations") as response:
+                await response.read()
+        samples = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            async with http.post("/v1/functions/noop/invocations") as response:
+                await response.read()
+                assert response.status == 200, response.status
+            samples.append(time.perf_counter() - started)
+
+        started = time.time()
+        semaphore = asyncio.Semaphore(64)
+
+        async def submit() -> str:
+            async with semaphore, http.post("/v1/functions/noop-async/invocations") as response:
+                assert response.status == 201, response.status
+                return (await response.json())["id"]
+        ids = await asyncio.gather(*(submit() for _ in range(jobs)))
+
+        async def finished(job_id: str) -> float:
+            async with semaphore, http.get(f"/v1/jobs/{job_id}?wait=120") as response:
+                job = await response.json()
+                assert job["status"] == "succeeded", job
+                return job["finished_at"]
+        last = max(await asyncio.gather(*(finished(i) for i in ids)))
+        return percentiles(samples), jobs / (last - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    floor = fork_exec(args.calls)
+    queue = rabbitmq_round_trip(args.calls)
+    bare, bare_rate = bare_dramatiq(args.calls, args.jobs)
+    with Stack(args.workers) as stack:
+        sync, rate = asyncio.run(sluice_figures(stack, args.calls, args.jobs))
+    figures = {"fork_exec_ms": floor, "rabbitmq_round_trip_ms": queue,
+               "bare_dramatiq_ms": bare, "bare_dramatiq_jobs_per_s": bare_rate,
+               "sluice_sync_ms": sync, "sluice_async_jobs_per_s": rate,
+               "sluice_up_ready_s": stack.ready_seconds}
+    print(f"{'':34}{'p50':>9}{'p90':>9}{'p99':>9}")
+    for label, row in (("fork+exec /bin/true", floor), ("RabbitMQ publish->consume", queue),
+                       ("bare Dramatiq actor, send->reply", bare),
+                       ("Sluice sync no-op invocation", sync)):
+        print(f"{label:34}" + "".join(f"{row[q]:8.2f}m" for q in ("p50", "p90", "p99")))
+    print(f"\nthroughput: bare Dramatiq {bare_rate:.0f} jobs/s, Sluice async {rate:.0f} jobs/s "
+          f"({rate / bare_rate:.2f}x of bare)")
+    print(f"sync p50: {sync['p50'] / bare['p50']:.1f}x bare Dramatiq, "
+          f"{sync['p50'] / floor['p50']:.1f}x fork+exec, "
+          f"{sync['p50'] / queue['p50']:.1f}x a RabbitMQ round trip")
+    print(f"sluice up ready in {stack.ready_seconds:.1f} s")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

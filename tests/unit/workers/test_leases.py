@@ -1,0 +1,66 @@
+import os
+import time
+
+import pytest
+
+from core.ids import new_id
+from core.jobs import Job, JobStatus, Trigger
+from core.store import JobStore
+from workers.leases import HOST, Leases
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store.migrate()
+    yield store
+    store.close()
+
+
+def queued_job(store) -> Job:
+    job = Job(id=new_id(), function="f", revision=1, trigger=Trigger.HTTP,
+              status=JobStatus.QUEUED, spec={}, created_at=time.time())
+    return store.create_job(job)[0]
+
+
+def test_a_lease_taken_before_the_claim_is_not_lost_by_a_heartbeat(store):
+    leases = Leases(store, "me", interval=60, lease=20)
+    job = queued_job(store)
+    lease = leases.hold(job.id)
+    leases.renew()
+    assert not lease.lost
+    store.claim(job.id, "me", time.time())
+    lease.claimed = True
+    leases.renew()
+    assert not lease.lost
+
+
+def test_a_cancelled_job_is_lost_and_its_process_stopped(store):
+    leases = Leases(store, "me", interval=60, lease=20)
+    job = queued_job(store)
+    lease = leases.hold(job.id)
+    store.claim(job.id, "me", time.time())
+    lease.claimed = True
+    stopped = []
+    lease.on_lost = lambda: stopped.append(job.id)
+    store.cancel(job.id, time.time())
+    leases.renew()
+    assert lease.lost and stopped == [job.id]
+
+
+def test_one_process_holds_a_job_once(store):
+    leases = Leases(store, "me", interval=60, lease=20)
+    assert leases.hold("j") is not None
+    assert leases.hold("j") is None
+    leases.release("j")
+    assert leases.hold("j") is not None
+
+
+def test_owner_liveness(store):
+    leases = Leases(store, f"{HOST}/{os.getpid()}/mine", interval=60, lease=20)
+    now = time.time()
+    assert leases.owner_is_gone(f"{HOST}/999999999/x", now, now)
+    assert not leases.owner_is_gone(f"{HOST}/1/x", now, now)
+    assert not leases.owner_is_gone("other-host/5/x", now, now)
+    assert leases.owner_is_gone("other-host/5/x", now - 60, now)
+    assert leases.owner_is_gone(None, None, now)
