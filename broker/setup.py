@@ -39,9 +39,15 @@ def rabbitmq_reachable(url: str, timeout: float = 2.0) -> bool:
     params.blocked_connection_timeout = timeout
     params.connection_attempts = 1
     params.stack_timeout = timeout
+    # pika logs a refused connection at ERROR with a traceback; here it is an answer.
+    pika_log = logging.getLogger("pika")
+    level = pika_log.level
+    pika_log.setLevel(logging.CRITICAL)
     try:
         pika.BlockingConnection(params).close()
     except pika.exceptions.AMQPError as exc:
         log.debug("RabbitMQ at %s unreachable: %s", params.host, exc.__class__.__name__)
         return False
+    finally:
+        pika_log.setLevel(level)
     return True

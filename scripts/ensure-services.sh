@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure the services Sluice needs on this machine are running: RabbitMQ always, and
+# Makes sure what Sluice needs on this machine is there: GNU time, RabbitMQ running, and
 # PostgreSQL for the tests. Starts them when installed; installs them from Debian's packages
 # when missing and running as root. Other machines: point SLUICE_BROKER_URL and
 # SLUICE_TEST_POSTGRES_URL at yours.
@@ -24,6 +24,11 @@ apt_install() {
   [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+# GNU time reports a function's true peak memory (see workers/executors/process.py).
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ]; then
+  apt_install time
+fi
 
 if [ -z "${SLUICE_BROKER_URL:-}" ] && ! listening 5672; then
   command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server

@@ -43,13 +43,15 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    from sluice import servers
-    p = command("up", servers.up, "run the whole stack on this machine")
+    from sluice import servers, stack
+    p = command("up", stack.up, "run the whole stack on this machine")
     p.add_argument("--port", type=int, help="gateway port (default $SLUICE_PORT or 8080)")
     p.add_argument("--data-dir", help="state directory (default $SLUICE_DATA_DIR or ./.sluice)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p = command("gateway", servers.gateway, "run the HTTP gateway")
     p.add_argument("--port", type=int)
+    p.add_argument("--in-process", action="store_true",
+                   help="also run a worker, on an in-process broker (no RabbitMQ)")
     p = command("worker", servers.worker, "run a worker")
     p.add_argument("--threads", type=int, help="concurrent jobs (default $SLUICE_WORKER_THREADS)")
 

@@ -15,6 +15,8 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException
 
+from sluice.children import spawn
+
 # Offsets from the S3 port; each gRPC port is its HTTP port + 10000.
 _PORTS = {"s3": 0, "filer": 1, "volume": 2, "master": 3, "admin": 4}
 
@@ -40,6 +42,11 @@ class SeaweedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.s3_port}"
 
+    def ports(self) -> list[int]:
+        """Every port the server listens on."""
+        http = [self.s3_port + offset for offset in _PORTS.values()]
+        return http + [port + 10000 for port in http]
+
     def command(self) -> list[str]:
         ports = {name: self.s3_port + offset for name, offset in _PORTS.items()}
         argv = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
@@ -60,15 +67,18 @@ class SeaweedServer:
         config.write_text(json.dumps(identities))
         config.chmod(0o600)
         log = open(self.data_dir / "weed.log", "ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        # Its own session: Ctrl-C must not stop the object store before the workers
+        # have uploaded what they are working on.
+        self.process = spawn(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until an authenticated S3 request succeeds (the S3 port answers before the filer
         behind it is ready)."""
         client = Minio(f"127.0.0.1:{self.s3_port}", access_key=self.access_key,
-                       secret_key=self.secret_key, secure=False)
+                       secret_key=self.secret_key, secure=False,
+                       http_client=urllib3.PoolManager(retries=False, timeout=2))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -32,9 +32,12 @@ class Sweeper:
     def sweep(self, now: float | None = None) -> int:
         """Publish what needs publishing once; returns how many jobs were published."""
         now = now or time.time()
-        jobs = self.store.jobs_to_republish(
+        return self._publish(self.store.jobs_to_republish(
             now, queued_before=now - self.settings.requeue_after_seconds,
-            heartbeat_before=now - self.settings.lease_seconds)
+            heartbeat_before=now - self.settings.lease_seconds), now)
+
+    def _publish(self, jobs: list, now: float | None = None) -> int:
+        now = now or time.time()
         published = []
         for job in jobs:
             try:
@@ -48,6 +51,13 @@ class Sweeper:
         if published:
             log.info("sweeper published %d job(s) again", len(published))
         return len(published)
+
+    def requeue_unfinished(self) -> int:
+        """Publish every queued or running job: for a broker that starts empty (in-process),
+        where nothing unfinished can still be alive."""
+        now = time.time()
+        return self._publish(self.store.jobs_to_republish(
+            now, queued_before=now + 1, heartbeat_before=now + 1))
 
     def _run(self) -> None:
         while not self._stopping.wait(self.settings.sweep_interval_seconds):

