@@ -1,6 +1,8 @@
-"""Completion events: workers publish `job.finished.<function>` on a topic exchange; each
-gateway process consumes them on its own exclusive queue to wake its waiters. An in-process
-variant serves the one-process stack. Events only hurry waiters along: they re-read the store."""
+"""Events on one topic exchange. `job.finished.<function>`: workers tell every gateway that a
+job ended, on each gateway's own exclusive queue, to wake its waiters (they also re-read the
+store, so a lost event only delays). `object.created`: workers announce the objects they
+wrote, durably and confirmed, on one queue that listeners share, so chains work on any S3
+server. An in-process variant serves the one-process stack."""
 
 from __future__ import annotations
 
@@ -12,17 +14,43 @@ from typing import Protocol
 
 import pika
 
+from core.errors import Invalid, SluiceError, Unavailable
+from core.events import ObjectEvent
+
 log = logging.getLogger(__name__)
 
 EXCHANGE = "sluice.events"
+OBJECTS_QUEUE = "sluice-object-events"
 Listener = Callable[[dict], None]
+ObjectListener = Callable[[ObjectEvent], None]
 
 
 class Events(Protocol):
     def publish_finished(self, job_id: str, function: str, status: str) -> None: ...
 
+    def publish_object_created(self, event: ObjectEvent) -> None: ...
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener` with each event until the returned function is called."""
+        """Call `listener` with each finished-job event until the returned function is
+        called."""
+
+    def subscribe_objects(self, listener: ObjectListener) -> Callable[[], None]:
+        """Call `listener` with each object event; an event whose listener raised a
+        `SluiceError` other than `Invalid` is delivered again."""
+
+
+def object_event_body(event: ObjectEvent) -> bytes:
+    return json.dumps({"bucket": event.bucket, "key": event.key, "etag": event.etag,
+                       "size": event.size, "depth": event.depth}).encode()
+
+
+def object_event_from(body: bytes) -> ObjectEvent:
+    try:
+        data = json.loads(body)
+        return ObjectEvent(bucket=data["bucket"], key=data["key"], etag=data.get("etag"),
+                           size=data.get("size"), depth=data.get("depth"), source="internal")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Invalid(f"unreadable object event: {exc}") from None
 
 
 class RabbitEvents:
@@ -36,69 +64,132 @@ class RabbitEvents:
     def publish_finished(self, job_id: str, function: str, status: str) -> None:
         body = json.dumps({"type": "job.finished", "id": job_id, "function": function,
                            "status": status}).encode()
+        try:
+            self._publish(f"job.finished.{function}", body, confirmed=False)
+        except pika.exceptions.AMQPError:
+            log.warning("could not publish completion of job %s; waiters will see it when "
+                        "they re-read the store", job_id)
+
+    def publish_object_created(self, event: ObjectEvent) -> None:
+        """Confirmed by RabbitMQ before returning; raises Unavailable when it was not."""
+        try:
+            self._publish("object.created", object_event_body(event), confirmed=True)
+        except pika.exceptions.AMQPError as exc:
+            raise Unavailable(f"could not publish the creation of {event.bucket}/{event.key}: "
+                              f"{exc.__class__.__name__}") from exc
+
+    def _publish(self, routing_key: str, body: bytes, *, confirmed: bool) -> None:
         for attempt in range(2):
             try:
-                self._channel().basic_publish(EXCHANGE, f"job.finished.{function}", body)
+                channel = self._channel(confirmed)
+                channel.basic_publish(EXCHANGE, routing_key, body, properties=pika.BasicProperties(
+                    delivery_mode=2 if confirmed else 1, content_type="application/json"))
                 return
             except pika.exceptions.AMQPError:
-                self._local.channel = None
+                setattr(self._local, "confirmed" if confirmed else "plain", None)
                 if attempt:
-                    log.warning("could not publish completion of job %s; waiters will see it "
-                                "when they re-read the store", job_id)
+                    raise
 
-    def _channel(self):
-        channel = getattr(self._local, "channel", None)
+    def _channel(self, confirmed: bool):
+        name = "confirmed" if confirmed else "plain"
+        channel = getattr(self._local, name, None)
         if channel is None or channel.is_closed:
-            connection = pika.BlockingConnection(pika.URLParameters(self.url))
-            channel = connection.channel()
+            channel = pika.BlockingConnection(pika.URLParameters(self.url)).channel()
             channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
-            self._local.channel = channel
+            if confirmed:
+                # Declared by publishers too: object events wait for a listener that is down.
+                _declare_objects_queue(channel)
+                channel.confirm_delivery()
+            setattr(self._local, name, channel)
         return channel
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        consumer = _Consumer(self.url, listener)
+        def deliver(body: bytes) -> None:
+            event = json.loads(body)
+            if isinstance(event, dict) and isinstance(event.get("id"), str):
+                listener(event)
+        consumer = _job_events_consumer(self.url, deliver)
+        consumer.start()
+        return consumer.stop
+
+    def subscribe_objects(self, listener: ObjectListener) -> Callable[[], None]:
+        consumer = _object_events_consumer(
+            self.url, lambda body: listener(object_event_from(body)))
         consumer.start()
         return consumer.stop
 
 
-class _Consumer(threading.Thread):
-    """Consumes events on an exclusive, auto-deleted queue; reconnects until stopped."""
+def _declare_objects_queue(channel) -> None:
+    channel.queue_declare(OBJECTS_QUEUE, durable=True)
+    channel.queue_bind(OBJECTS_QUEUE, EXCHANGE, routing_key="object.created")
 
-    def __init__(self, url: str, listener: Listener):
-        super().__init__(name="sluice-events", daemon=True)
-        self.url, self.listener = url, listener
+
+class QueueConsumer(threading.Thread):
+    """Consumes a queue until stopped, reconnecting after failures. `declare` sets up the
+    queue on a new channel and returns its name. With `ack`, a message is acknowledged once
+    `deliver` returns, dropped if it raises `Invalid` (it will never be readable), and
+    delivered again later if it raises another `SluiceError`."""
+
+    def __init__(self, url: str, declare: Callable, deliver: Callable[[bytes], None], *,
+                 ack: bool, name: str):
+        super().__init__(name=name, daemon=True)
+        self.url, self.declare, self.deliver, self.ack = url, declare, deliver, ack
         self.stopping = threading.Event()
-        self.connection: pika.BlockingConnection | None = None
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            connection = None
             try:
-                self.connection = pika.BlockingConnection(pika.URLParameters(self.url))
-                channel = self.connection.channel()
+                connection = pika.BlockingConnection(pika.URLParameters(self.url))
+                channel = connection.channel()
                 channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
-                queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-                channel.queue_bind(queue, EXCHANGE, routing_key="job.finished.#")
-                channel.basic_consume(queue, self._deliver, auto_ack=True)
+                channel.basic_qos(prefetch_count=64)
+                channel.basic_consume(self.declare(channel), self._on_message,
+                                      auto_ack=not self.ack)
                 while not self.stopping.is_set():
-                    self.connection.process_data_events(time_limit=0.5)
+                    connection.process_data_events(time_limit=0.5)
             except pika.exceptions.AMQPError as exc:
-                log.warning("completion events interrupted (%s); reconnecting",
+                log.warning("%s interrupted (%s); reconnecting", self.name,
                             exc.__class__.__name__)
                 self.stopping.wait(1.0)
-        if self.connection and self.connection.is_open:
-            self.connection.close()
+            finally:
+                if connection is not None and connection.is_open:
+                    connection.close()
 
-    def _deliver(self, _channel, _method, _properties, body: bytes) -> None:
+    def _on_message(self, channel, method, _properties, body: bytes) -> None:
         try:
-            event = json.loads(body)
-        except ValueError:
+            self.deliver(body)
+        except Invalid as exc:
+            log.warning("%s dropped a message it cannot read: %s", self.name, exc.detail)
+        except SluiceError as exc:
+            log.warning("%s will retry a message: %s", self.name, exc.detail)
+            if self.ack:
+                self.stopping.wait(1.0)
+                channel.basic_nack(method.delivery_tag, requeue=True)
             return
-        if isinstance(event, dict) and isinstance(event.get("id"), str):
-            self.listener(event)
+        except ValueError:
+            log.warning("%s dropped a message that is not JSON", self.name)
+        if self.ack:
+            channel.basic_ack(method.delivery_tag)
 
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=5)
+
+
+def _object_events_consumer(url: str, deliver: Callable[[bytes], None]) -> QueueConsumer:
+    def declare(channel) -> str:
+        _declare_objects_queue(channel)
+        return OBJECTS_QUEUE
+    return QueueConsumer(url, declare, deliver, ack=True, name="sluice-object-events")
+
+
+def _job_events_consumer(url: str, deliver: Callable[[bytes], None]) -> QueueConsumer:
+    def declare(channel) -> str:
+        queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+        channel.queue_bind(queue, EXCHANGE, routing_key="job.finished.#")
+        return queue
+    return QueueConsumer(url, declare, deliver, ack=False, name="sluice-job-events")
 
 
 class LocalEvents:
@@ -106,20 +197,33 @@ class LocalEvents:
 
     def __init__(self):
         self._listeners: list[Listener] = []
+        self._object_listeners: list[ObjectListener] = []
         self._lock = threading.Lock()
 
     def publish_finished(self, job_id: str, function: str, status: str) -> None:
         event = {"type": "job.finished", "id": job_id, "function": function, "status": status}
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
+        for listener in self._snapshot(self._listeners):
+            listener(event)
+
+    def publish_object_created(self, event: ObjectEvent) -> None:
+        for listener in self._snapshot(self._object_listeners):
             listener(event)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
+        return self._add(self._listeners, listener)
+
+    def subscribe_objects(self, listener: ObjectListener) -> Callable[[], None]:
+        return self._add(self._object_listeners, listener)
+
+    def _snapshot(self, listeners: list) -> list:
         with self._lock:
-            self._listeners.append(listener)
+            return list(listeners)
+
+    def _add(self, listeners: list, listener) -> Callable[[], None]:
+        with self._lock:
+            listeners.append(listener)
 
         def unsubscribe() -> None:
             with self._lock:
-                self._listeners.remove(listener)
+                listeners.remove(listener)
         return unsubscribe

@@ -9,13 +9,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import Invalid
+from core.triggers import InputSpec, OutputSpec, overlaps, parse_inputs, parse_output
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("sync", "async")
-RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", "EVENT")
+RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", "EVENT",
+                "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
 _MEMORY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
@@ -23,14 +25,9 @@ _MEMORY_UNITS = {None: 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
                  "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
-          "output", "log_level", "mode", "description")
+          "input", "output", "guard", "log_level", "mode", "description")
+MAX_GUARD_DEPTH = 100
 MAX_TIMEOUT = 7 * 24 * 3600
-
-
-@dataclasses.dataclass(frozen=True)
-class OutputSpec:
-    bucket: str | None = None
-    prefix: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +40,9 @@ class Function:
     timeout: float = 300.0
     memory: int | None = None
     cpu: float | None = None
-    output: OutputSpec = dataclasses.field(default_factory=OutputSpec)
+    input: tuple[InputSpec, ...] | None = None
+    output: OutputSpec | None = None
+    guard_depth: int | None = None
     log_level: str = "INFO"
     mode: str = "sync"
     description: str = ""
@@ -66,9 +65,30 @@ class Function:
         if self.image:
             spec["image"] = self.image
         spec.update(environment=dict(self.environment), timeout=self.timeout, memory=self.memory,
-                    cpu=self.cpu, output={"bucket": self.output.bucket, "prefix": self.output.prefix},
-                    log_level=self.log_level, mode=self.mode, description=self.description)
+                    cpu=self.cpu, log_level=self.log_level, mode=self.mode,
+                    description=self.description)
+        if self.input is not None:
+            spec["input"] = [i.to_dict() for i in self.input]
+        if self.output is not None:
+            spec["output"] = {"bucket": self.output.bucket, "prefix": self.output.prefix}
+        if self.guard_depth is not None:
+            spec["guard"] = {"max_depth": self.guard_depth}
         return spec
+
+    def resolved(self, bucket: str, path: str = "") -> Function:
+        """Fill in what the spec left to convention (SCAR's folders): inputs under
+        `<bucket>/<name>/input/`, outputs under `<bucket>/<name>/output/`. Refuses a function
+        whose outputs would trigger itself unless it names a guard."""
+        inputs = self.input if self.input is not None else (
+            InputSpec(bucket=bucket, prefix=f"{self.name}/input/"),)
+        inputs = tuple(dataclasses.replace(i, bucket=i.bucket or bucket) for i in inputs)
+        output = self.output or OutputSpec(bucket=bucket, prefix=f"{self.name}/output")
+        output = dataclasses.replace(output, bucket=output.bucket or bucket)
+        if self.guard_depth is None and overlaps(inputs, output):
+            raise Invalid("the function spec is invalid", errors=[{
+                "path": f"{path}output", "message": "its outputs would trigger the function itself; "
+                "write them elsewhere or name a guard: {max_depth: N}"}])
+        return dataclasses.replace(self, input=inputs, output=output)
 
     @classmethod
     def from_spec(cls, spec: Any, *, path: str = "", name: str | None = None,
@@ -133,7 +153,9 @@ class Function:
         cpu = _parse(spec.get("cpu"), _cpu, "cpu", bad)
         if cpu is not None and cpu <= 0:
             bad("cpu", "must be more than 0")
-        output = _output(spec.get("output"), bad)
+        inputs = parse_inputs(spec.get("input"), bad, BUCKET)
+        output = parse_output(spec.get("output"), bad, BUCKET)
+        guard_depth = _guard(spec.get("guard"), bad)
         log_level = spec.get("log_level", "INFO")
         if not isinstance(log_level, str) or log_level.upper() not in LOG_LEVELS:
             bad("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
@@ -148,9 +170,23 @@ class Function:
         return cls(
             name=fn_name, command=tuple(command) if command else None, script=script, image=image,
             environment=env, timeout=timeout if timeout is not None else 300.0, memory=memory,
-            cpu=cpu, output=output, log_level=log_level.upper(), mode=mode,
+            cpu=cpu, input=inputs, output=output, guard_depth=guard_depth,
+            log_level=log_level.upper(), mode=mode,
             description=description, token=token or secrets.token_urlsafe(32), revision=revision,
         )
+
+
+def resolve_all(functions: list[Function], bucket: str, *, named: bool) -> list[Function]:
+    """`Function.resolved` for each, reporting every refusal at once by its path."""
+    resolved, errors = [], []
+    for fn in functions:
+        try:
+            resolved.append(fn.resolved(bucket, f"functions.{fn.name}." if named else ""))
+        except Invalid as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise Invalid("the function spec is invalid", errors=errors)
+    return resolved
 
 
 def parse_document(document: Any) -> list[Function]:
@@ -172,31 +208,15 @@ def parse_document(document: Any) -> list[Function]:
     return [Function.from_spec(document)]
 
 
-def validate_prefix(prefix: Any) -> str | None:
-    """Return why an object-key prefix is unsafe, or None when it is fine."""
-    if not isinstance(prefix, str):
-        return "must be a string"
-    if "\0" in prefix or prefix.startswith("/") or any(p in ("..", ".") for p in prefix.split("/")
-                                                        if prefix):
-        return "must be a relative key prefix without '.', '..' or NUL"
-    return None
-
-
-def _output(value: Any, bad) -> OutputSpec:
+def _guard(value: Any, bad) -> int | None:
     if value is None:
-        return OutputSpec()
-    if not isinstance(value, Mapping):
-        bad("output", "must be an object with bucket and prefix")
-        return OutputSpec()
-    bucket, prefix = value.get("bucket"), value.get("prefix") or ""
-    if bucket is not None and (not isinstance(bucket, str) or not BUCKET.match(bucket)):
-        bad("output.bucket", "must be an S3 bucket name: 3 to 63 lowercase letters, digits, '.' or '-'")
-    if isinstance(prefix, str):
-        prefix = prefix.strip("/")
-    problem = validate_prefix(prefix)
-    if problem:
-        bad("output.prefix", problem)
-    return OutputSpec(bucket=bucket, prefix=prefix if isinstance(prefix, str) else "")
+        return None
+    depth = value.get("max_depth") if isinstance(value, Mapping) else None
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_GUARD_DEPTH:
+        bad("guard", f"must be {{max_depth: N}} with N from 1 to {MAX_GUARD_DEPTH}: how many "
+                     "times the function may trigger itself in a row")
+        return None
+    return depth
 
 
 def _parse(value: Any, parser, field: str, bad):

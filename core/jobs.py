@@ -45,6 +45,7 @@ class OutputObject:
     key: str
     size: int
     content_type: str
+    etag: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,6 +79,11 @@ class Job:
     stderr_ref: str | None = None
     owner: str | None = None
     heartbeat_at: float | None = None
+    depth: int = 0
+    source_bucket: str | None = None
+    source_key: str | None = None
+    source_version: str | None = None
+    event: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def runtime(self) -> float | None:
@@ -111,6 +117,9 @@ class Job:
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "idempotency_key": self.idempotency_key,
+            "depth": self.depth,
+            "source": ({"bucket": self.source_bucket, "key": self.source_key,
+                        "version": self.source_version} if self.source_key else None),
             "outputs": [o.to_dict() for o in self.outputs],
         }
 

@@ -25,5 +25,8 @@ OPEN_WAITERS = Gauge(
 MESSAGES_DROPPED = Counter(
     "sluice_messages_dropped_total", "Job messages dropped as duplicates or for finished jobs",
     ["why"])
+EVENTS = Counter(
+    "sluice_storage_events_total", "Object events by source and what became of them",
+    ["source", "outcome"])
 JOBS_REPUBLISHED = Counter(
     "sluice_jobs_republished_total", "Jobs the sweeper published again", ["status"])

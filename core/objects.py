@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import io
 import urllib.parse
@@ -16,6 +17,14 @@ from core.errors import NotFound, StorageError, Unavailable
 from core.settings import S3Settings
 
 _MISSING = ("NoSuchKey", "NoSuchBucket", "NoSuchObject")
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectInfo:
+    etag: str
+    size: int
+    content_type: str
+    metadata: dict[str, str]
 
 
 class ObjectStore:
@@ -45,16 +54,26 @@ class ObjectStore:
                     if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
 
+    def ensure_folder(self, bucket: str, prefix: str) -> None:
+        """A zero-byte `prefix/` marker, so that listings show the folder before it fills."""
+        folder = prefix.rstrip("/") + "/"
+        with _errors(bucket, folder):
+            self.client.put_object(bucket, folder, io.BytesIO(b""), 0)
+
     def put_bytes(self, bucket: str, key: str, data: bytes,
-                  content_type: str = "application/octet-stream") -> None:
+                  content_type: str = "application/octet-stream") -> str:
+        """Upload bytes; returns the ETag."""
         with _errors(bucket, key):
-            self.client.put_object(bucket, key, io.BytesIO(data), len(data),
-                                   content_type=content_type)
+            return self.client.put_object(bucket, key, io.BytesIO(data), len(data),
+                                          content_type=content_type).etag
 
     def put_file(self, bucket: str, key: str, path: Path,
-                 content_type: str = "application/octet-stream") -> None:
+                 content_type: str = "application/octet-stream",
+                 metadata: dict[str, str] | None = None) -> str:
+        """Upload a file; returns its ETag."""
         with _errors(bucket, key):
-            self.client.fput_object(bucket, key, str(path), content_type=content_type)
+            return self.client.fput_object(bucket, key, str(path), content_type=content_type,
+                                           metadata=metadata).etag
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         with _errors(bucket, key):
@@ -88,9 +107,21 @@ class ObjectStore:
         with _errors(bucket, key):
             self.client.remove_object(bucket, key)
 
-    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, str, int]]:
+        """(key, ETag, size) of every object under the prefix, in key order."""
         with _errors(bucket):
-            return [o.object_name for o in self.client.list_objects(bucket, prefix, recursive=True)]
+            for item in self.client.list_objects(bucket, prefix, recursive=True):
+                yield item.object_name, (item.etag or "").strip('"').lower(), item.size or 0
+
+    def stat(self, bucket: str, key: str) -> ObjectInfo:
+        with _errors(bucket, key):
+            info = self.client.stat_object(bucket, key)
+        metadata = {k.lower().removeprefix("x-amz-meta-"): v
+                    for k, v in (info.metadata or {}).items()
+                    if k.lower().startswith("x-amz-meta-")}
+        return ObjectInfo(etag=(info.etag or "").strip('"').lower(), size=info.size or 0,
+                          content_type=info.content_type or "application/octet-stream",
+                          metadata=metadata)
 
 
 class _errors:

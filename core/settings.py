@@ -54,7 +54,7 @@ class S3Settings:
     secret_key: Secret | None = None
     region: str = "us-east-1"
     system_bucket: str = "sluice"
-    outputs_bucket: str = "sluice-outputs"
+    bucket: str = "sluice-data"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,9 +77,12 @@ class Settings:
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     queue: str = "sluice-jobs"
     admin_token: Secret | None = None
+    events_token: Secret | None = None
+    s3_events_exchange: str | None = None
     max_body: int = 64 * 1024**2
     inline_max: int = 256 * 1024
     sync_wait_seconds: float = 60.0
+    max_chain_depth: int = 10
     max_wait_seconds: float = 300.0
     s3: S3Settings = dataclasses.field(default_factory=S3Settings)
     worker: WorkerSettings = dataclasses.field(default_factory=WorkerSettings)
@@ -115,6 +118,7 @@ class Settings:
             if token_file.is_file():
                 admin = token_file.read_text().strip() or None
         access, secret = get("S3_ACCESS_KEY"), get("S3_SECRET_KEY")
+        events_token = get("EVENTS_TOKEN")
         max_body = get("MAX_BODY")
         values = dict(
             data_dir=data_dir,
@@ -124,8 +128,11 @@ class Settings:
             broker_url=get("BROKER_URL", cls.broker_url),
             queue=get("QUEUE", cls.queue),
             admin_token=Secret(admin) if admin else None,
+            events_token=Secret(events_token) if events_token else None,
+            s3_events_exchange=get("S3_EVENTS_EXCHANGE"),
             max_body=parse_size(max_body, name="SLUICE_MAX_BODY") if max_body else cls.max_body,
             sync_wait_seconds=number("SYNC_WAIT", cls.sync_wait_seconds),
+            max_chain_depth=int(number("MAX_CHAIN_DEPTH", cls.max_chain_depth, int)),
             max_wait_seconds=number("MAX_WAIT", cls.max_wait_seconds),
             s3=S3Settings(
                 url=get("S3_URL", S3Settings.url),
@@ -133,7 +140,7 @@ class Settings:
                 secret_key=Secret(secret) if secret else None,
                 region=get("S3_REGION", S3Settings.region),
                 system_bucket=get("S3_SYSTEM_BUCKET", S3Settings.system_bucket),
-                outputs_bucket=get("S3_OUTPUTS_BUCKET", S3Settings.outputs_bucket),
+                bucket=get("S3_BUCKET", S3Settings.bucket),
             ),
             worker=WorkerSettings(
                 threads=int(number("WORKER_THREADS", WorkerSettings.threads, int)),

@@ -14,11 +14,13 @@ from typing import Any
 
 from broker.events import Events
 from broker.publishing import JobPublisher
+from broker.routing import EventRouter
+from broker.submission import JobSubmitter
 from core import metrics
 from core.blobs import Blobs
-from core.errors import Invalid, NotFound, Unavailable
-from core.functions import Function, parse_document
-from core.ids import is_job_id, new_id
+from core.errors import Invalid, NotFound
+from core.functions import Function, parse_document, resolve_all
+from core.ids import is_job_id
 from core.jobs import Job, JobStatus, OutputObject, Trigger
 from core.objects import ObjectStore
 from core.settings import Settings
@@ -47,8 +49,10 @@ class Service:
     def __init__(self, settings: Settings, *, store: JobStore, objects: ObjectStore,
                  publisher: JobPublisher, events: Events, pool: ThreadPoolExecutor):
         self.settings, self.store, self.objects = settings, store, objects
-        self.publisher, self.events, self.pool = publisher, events, pool
+        self.events, self.pool = events, pool
         self.blobs = Blobs(store, objects, settings.s3.system_bucket, settings.inline_max)
+        self.submitter = JobSubmitter(store, self.blobs, publisher)
+        self.router = EventRouter(store, objects, self.submitter, settings.max_chain_depth)
         self.waiters: Waiters | None = None
         self._functions: dict[str, tuple[float, Function]] = {}
 
@@ -60,20 +64,27 @@ class Service:
 
     async def create_functions(self, caller: Caller, document: Any) -> list[Function]:
         caller.require_admin()
-        functions = parse_document(document)
+        named = isinstance(document, dict) and "functions" in document
+        functions = resolve_all(parse_document(document), self.settings.s3.bucket, named=named)
         return [await self.run(self._deploy, fn, replace=False) for fn in functions]
 
     async def put_function(self, caller: Caller, name: str, spec: Any) -> tuple[Function, bool]:
         """Create or replace; returns the function and whether it was created."""
         caller.require_admin()
-        fn = Function.from_spec(spec, name=name)
+        fn = Function.from_spec(spec, name=name).resolved(self.settings.s3.bucket)
         try:
             return await self.run(self._deploy, fn, replace=True), False
         except NotFound:
             return await self.run(self._deploy, fn, replace=False), True
 
     def _deploy(self, fn: Function, *, replace: bool) -> Function:
-        self.objects.ensure_bucket(fn.output.bucket or self.settings.s3.outputs_bucket)
+        """Store a resolved function, creating its buckets and folders first."""
+        for bucket in {fn.output.bucket, *(i.bucket for i in fn.input)}:
+            self.objects.ensure_bucket(bucket)
+        for bucket, prefix in {(fn.output.bucket, fn.output.prefix),
+                               *((i.bucket, i.prefix) for i in fn.input)}:
+            if prefix:
+                self.objects.ensure_folder(bucket, prefix)
         self._functions.pop(fn.name, None)
         return self.store.replace_function(fn) if replace else self.store.create_function(fn)
 
@@ -124,21 +135,11 @@ class Service:
             wait = None
         elif wait is None:
             wait = self.settings.sync_wait_seconds
-        job_id = new_id()
-        input_ref, inline = self.blobs.prepare(f"inputs/{job_id}", request.body)
         key = f"{request.trigger}:{fn.name}:{request.idempotency_key}" \
             if request.idempotency_key else None
-        job = Job(id=job_id, function=fn.name, revision=fn.revision, trigger=request.trigger,
-                  status=JobStatus.QUEUED, spec=fn.to_spec(), created_at=time.time(),
-                  idempotency_key=key, input_ref=input_ref, input_size=len(request.body),
-                  bytes_in=len(request.body), content_type=request.content_type)
-        job, created = self.store.create_job(job, inline)
-        if created:
-            try:
-                self.publisher.publish(job.id)
-            except Unavailable as exc:
-                # The row is committed: the sweeper publishes it once the broker is back.
-                log.warning("job %s accepted but not yet published: %s", job.id, exc.detail)
+        job, created = self.submitter.submit(
+            fn, trigger=request.trigger, body=request.body, content_type=request.content_type,
+            idempotency_key=key)
         return job, created, wait
 
     async def wait_for(self, job_id: str, timeout: float) -> Job:

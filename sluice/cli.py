@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from sluice import objects_cli
 from sluice.client import Client, ClientError
 
 TERMINAL = {"succeeded", "failed", "cancelled", "dismissed"}
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--in-process", action="store_true",
                    help="also run a worker, on an in-process broker (no RabbitMQ)")
+    command("listener", servers.listener, "run the storage-event listener")
     p = command("worker", servers.worker, "run a worker")
     p.add_argument("--threads", type=int, help="concurrent jobs (default $SLUICE_WORKER_THREADS)")
 
@@ -67,6 +69,27 @@ def _parser() -> argparse.ArgumentParser:
                    "and return at once")
     p.add_argument("--wait", type=int, help="seconds to wait before answering with the job")
     p.add_argument("--output", type=Path, help="write the output here instead of stdout")
+    p = command("run", run, "invoke a function and write its output (like oscar-cli "
+                            "service run)")
+    p.add_argument("name")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help="file to send")
+    source.add_argument("--text-input", help="text to send")
+    p.add_argument("--output", type=Path, help="write the output here instead of stdout")
+    p = command("put", _with_client(objects_cli.put), "upload files: put FILE... BUCKET/PREFIX/")
+    p.add_argument("files", nargs="+")
+    p.add_argument("destination")
+    p = command("get", _with_client(objects_cli.get), "download an object")
+    p.add_argument("location", help="BUCKET/KEY")
+    p.add_argument("--output", "-o", help="file to write (default: the key's name; - for "
+                                         "stdout)")
+    p = command("ls", _with_client(objects_cli.ls), "list objects under BUCKET[/PREFIX]")
+    p.add_argument("location")
+    p = command("rm", _with_client(objects_cli.rm), "remove objects")
+    p.add_argument("locations", nargs="+", metavar="BUCKET/KEY")
+    p = command("scan", _with_client(objects_cli.scan), "start a job for every object already "
+                                                        "in a function's input folders")
+    p.add_argument("name")
     p = command("jobs", jobs, "list jobs, newest first")
     p.add_argument("--function")
     p.add_argument("--status")
@@ -84,6 +107,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _client(args) -> Client:
     return Client(args.url, args.token)
+
+
+def _with_client(handler):
+    return lambda args: handler(args, _client(args))
+
+
+def run(args) -> int:
+    args.text, args.is_async, args.wait = args.text_input, False, None
+    return invoke(args)
 
 
 def deploy(args) -> None:

@@ -61,6 +61,23 @@ class Client:
             raise ClientError(_problem_text(response))
         return response
 
+    def stream_lines(self, method: str, path: str):
+        """The lines of a streamed answer, as they arrive."""
+        request = urllib.request.Request(self.url + path, method=method, data=b"")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                for line in answer:
+                    if line.strip():
+                        yield line
+        except urllib.error.HTTPError as error:
+            raise ClientError(_problem_text(Response(error.code, error.headers,
+                                                     error.read()))) from None
+        except urllib.error.URLError as error:
+            raise ClientError(f"cannot reach Sluice at {self.url} ({error.reason}); is it "
+                              f"running (make up)?") from None
+
     def json(self, method: str, path: str, data: Any = None, **kwargs) -> Any:
         body = json.dumps(data).encode() if data is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else None

@@ -30,9 +30,11 @@ def weed_binary() -> str:
 
 
 class SeaweedServer:
-    def __init__(self, data_dir: Path, s3_port: int, access_key: str, secret_key: str):
+    def __init__(self, data_dir: Path, s3_port: int, access_key: str, secret_key: str, *,
+                 webhook: str | None = None, webhook_token: str | None = None):
         self.data_dir, self.s3_port = data_dir, s3_port
         self.access_key, self.secret_key = access_key, secret_key
+        self.webhook, self.webhook_token = webhook, webhook_token
         self.process: subprocess.Popen | None = None
 
     def __repr__(self) -> str:
@@ -66,12 +68,27 @@ class SeaweedServer:
         config = self.data_dir / "s3.json"
         config.write_text(json.dumps(identities))
         config.chmod(0o600)
+        notification = self.data_dir / "notification.toml"
+        notification.unlink(missing_ok=True)
+        if self.webhook:
+            notification.write_text(self._notification_toml())
+            notification.chmod(0o600)
         log = open(self.data_dir / "weed.log", "ab")
         # Its own session: Ctrl-C must not stop the object store before the workers
         # have uploaded what they are working on.
+        # weed reads notification.toml from its working directory.
         self.process = spawn(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
+                             stdin=subprocess.DEVNULL, start_new_session=True,
+                             cwd=self.data_dir)
         log.close()
+
+    def _notification_toml(self) -> str:
+        return "\n".join([
+            "[notification.webhook]", "enabled = true", f"endpoint = {json.dumps(self.webhook)}",
+            f"bearer_token = {json.dumps(self.webhook_token or '')}", "timeout_seconds = 10",
+            "max_retries = 5", "backoff_seconds = 1", "max_backoff_seconds = 30", "workers = 4",
+            "buffer_size = 100000", 'event_types = ["create", "update"]',
+            'path_prefixes = ["/buckets/"]', ""])
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until an authenticated S3 request succeeds (the S3 port answers before the filer

@@ -42,17 +42,22 @@ def gateway(args) -> None:
                     access_log=None)
         return
     from broker.events import LocalEvents
+    from broker.publishing import JobPublisher
     from broker.setup import in_process_broker
+    from storage_events.service import ListenerService
     from workers.service import WorkerService
     broker, events = in_process_broker(), LocalEvents()
     workers = WorkerService(settings, broker, events)
     workers.start()
+    listener = ListenerService(settings, JobPublisher(broker, settings.queue), events)
+    listener.start()
     # The in-process queue starts empty: what the store holds unfinished is run again.
     workers.sweeper.requeue_unfinished()
     try:
         web.run_app(create_app(settings, broker=broker, events=events), host=settings.host,
                     port=settings.port, print=None, access_log=None)
     finally:
+        listener.stop()
         workers.stop()
 
 
@@ -71,4 +76,19 @@ def worker(args) -> None:
     service.start()
     _wait_for_signal()
     log.info("worker stopping: finishing the jobs it has")
+    service.stop()
+
+
+def listener(args) -> None:
+    from broker.events import RabbitEvents
+    from broker.publishing import JobPublisher
+    from broker.setup import rabbitmq_broker
+    from storage_events.service import ListenerService
+    configure_logging()
+    settings = Settings.from_env()
+    service = ListenerService(settings, JobPublisher(rabbitmq_broker(settings.broker_url),
+                                                     settings.queue),
+                              RabbitEvents(settings.broker_url))
+    service.start()
+    _wait_for_signal()
     service.stop()

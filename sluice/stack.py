@@ -37,12 +37,14 @@ def up(args) -> int:
                SLUICE_HOST="127.0.0.1")
     env["SLUICE_ADMIN_TOKEN"] = os.environ.get("SLUICE_ADMIN_TOKEN") or _secret_file(
         data_dir / "admin-token", lambda: secrets.token_urlsafe(32))
+    env["SLUICE_EVENTS_TOKEN"] = os.environ.get("SLUICE_EVENTS_TOKEN") or _secret_file(
+        data_dir / "events-token", lambda: secrets.token_urlsafe(32))
     metrics_dir = data_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
-    seaweed = _seaweed(data_dir, env)
+    seaweed = _seaweed(data_dir, env, f"http://127.0.0.1:{port}/v1/events/seaweedfs")
     busy = [p for p in [port] + (seaweed.ports() if seaweed else []) if _in_use(p)]
     if busy:
         print(f"sluice: port{'s' if len(busy) > 1 else ''} {', '.join(map(str, busy))} "
@@ -72,6 +74,8 @@ def up(args) -> int:
             gateway, workers = _spawn(["gateway", "--in-process"], env), []
         else:
             workers = [_spawn(["worker"], env) for _ in range(max(1, args.workers))]
+            # The listener is supervised like a worker: restarted if it dies.
+            workers.append(_spawn(["listener"], env))
             gateway = _spawn(["gateway"], env)
         children.extend(workers + [gateway])
         url = f"http://127.0.0.1:{port}"
@@ -85,8 +89,9 @@ def up(args) -> int:
         print("sluice: stopped", file=sys.stderr)
 
 
-def _seaweed(data_dir: Path, env: dict):
-    """The embedded S3 server, unless SLUICE_S3_URL names another one."""
+def _seaweed(data_dir: Path, env: dict, webhook: str):
+    """The embedded S3 server, unless SLUICE_S3_URL names another one. Its filer posts every
+    upload to the gateway, so uploads trigger functions with no further setup."""
     from sluice.seaweed import SeaweedServer
     if os.environ.get("SLUICE_S3_URL"):
         return None
@@ -94,7 +99,8 @@ def _seaweed(data_dir: Path, env: dict):
         "access_key": secrets.token_hex(10), "secret_key": secrets.token_urlsafe(30)})))
     s3_port = int(os.environ.get("SLUICE_S3_PORT") or 8333)
     seaweed = SeaweedServer(data_dir / "seaweedfs", s3_port, keys["access_key"],
-                            keys["secret_key"])
+                            keys["secret_key"], webhook=webhook,
+                            webhook_token=env["SLUICE_EVENTS_TOKEN"])
     env.update(SLUICE_S3_URL=seaweed.url, SLUICE_S3_ACCESS_KEY=keys["access_key"],
                SLUICE_S3_SECRET_KEY=keys["secret_key"])
     return seaweed
@@ -113,10 +119,11 @@ def _supervise(gateway: subprocess.Popen, workers: list[subprocess.Popen],
             return 1
         for index, process in enumerate(workers):
             if process.poll() is not None:
-                log.warning("worker %d exited with %s; starting another (its unfinished "
-                            "jobs run again)", process.pid, process.returncode)
+                role = process.args[-1]
+                log.warning("%s %d exited with %s; starting another (unfinished work is "
+                            "done again)", role, process.pid, process.returncode)
                 children.remove(process)
-                workers[index] = _spawn(["worker"], env)
+                workers[index] = _spawn([role], env)
                 children.append(workers[index])
     return 0
 

@@ -10,6 +10,7 @@ from broker.events import Events
 from core import metrics
 from core.blobs import Blobs
 from core.errors import NotFound, SluiceError
+from core.events import ObjectEvent
 from core.functions import Function
 from core.jobs import Job, JobStatus, Outcome, Reason
 from core.objects import ObjectStore
@@ -23,10 +24,10 @@ log = logging.getLogger(__name__)
 
 class JobRunner:
     def __init__(self, *, store: JobStore, objects: ObjectStore, blobs: Blobs, events: Events,
-                 executor: Executor, leases: Leases, workdir: Path, outputs_bucket: str):
+                 executor: Executor, leases: Leases, workdir: Path, bucket: str):
         self.store, self.objects, self.blobs, self.events = store, objects, blobs, events
         self.executor, self.leases = executor, leases
-        self.workdir, self.outputs_bucket = workdir, outputs_bucket
+        self.workdir, self.bucket = workdir, bucket
         self._buckets: set[str] = set()
         self._functions: dict[tuple[str, int], Function] = {}
 
@@ -52,6 +53,19 @@ class JobRunner:
         metrics.JOBS_FINISHED.labels(finished.function, finished.status).inc()
         metrics.JOB_DURATION.labels(finished.function, finished.status).observe(finished.runtime)
         self.events.publish_finished(finished.id, finished.function, finished.status)
+        self._announce(finished)
+
+    def _announce(self, job: Job) -> None:
+        """Tell the listeners about the objects the job wrote, so functions watching the
+        output folder run next, on any S3 server."""
+        for output in job.outputs:
+            event = ObjectEvent(bucket=output.bucket, key=output.key, etag=output.etag,
+                                size=output.size, depth=job.depth + 1, source="internal")
+            try:
+                self.events.publish_object_created(event)
+            except SluiceError as exc:
+                # The storage webhook or the next reconciliation scan still finds it.
+                log.warning("could not announce an output of job %s: %s", job.id, exc.detail)
 
     def _claim(self, job_id: str) -> Job | None:
         now = time.time()
@@ -90,17 +104,17 @@ class JobRunner:
         if fn is None:
             if len(self._functions) > 1024:
                 self._functions.clear()
-            fn = self._functions[key] = Function.from_spec(job.spec, token="-",
-                                                            revision=job.revision)
+            fn = self._functions[key] = Function.from_spec(
+                job.spec, token="-", revision=job.revision).resolved(self.bucket)
         return fn
 
     def _attempt(self, job: Job, lease: Lease) -> Outcome:
         fn = self._function(job)
         workdir = Workdir.for_thread(self.workdir)
         try:
-            stage_in(job, workdir, self.blobs)
+            input_file = stage_in(job, workdir, self.blobs, self.objects)
             invocation = Invocation(
-                argv=tuple(fn.argv()), environment=environment(job, fn, workdir),
+                argv=tuple(fn.argv()), environment=environment(job, fn, workdir, input_file),
                 workdir=workdir.root, stdout=workdir.stdout, stderr=workdir.stderr,
                 timeout=fn.timeout, memory=fn.memory, cpu=fn.cpu, image=fn.image)
             running = self.executor.start(invocation)
@@ -108,11 +122,11 @@ class JobRunner:
             if lease.lost:
                 running.kill(Reason.CANCELLED)
             execution = running.wait()
-            bucket = fn.output.bucket or self.outputs_bucket
+            bucket = fn.output.bucket
             if bucket not in self._buckets:
                 self.objects.ensure_bucket(bucket)
                 self._buckets.add(bucket)
-            outputs = stage_out(job, fn, workdir, self.objects, self.outputs_bucket)
+            outputs = stage_out(job, fn, workdir, self.objects)
             stdout_ref, inline = self.blobs.prepare(f"stdout/{job.id}",
                                                     workdir.stdout.read_bytes())
             stderr_ref, inline_err = self.blobs.prepare(f"stderr/{job.id}",

@@ -38,7 +38,7 @@ class WorkerService:
         self.runner = JobRunner(
             store=self.store, objects=self.objects, blobs=blobs, events=events,
             executor=EXECUTORS[settings.worker.executor](), leases=self.leases,
-            workdir=settings.data_dir.resolve() / "work", outputs_bucket=settings.s3.outputs_bucket)
+            workdir=settings.data_dir.resolve() / "work", bucket=settings.s3.bucket)
         self.sweeper = Sweeper(self.store, JobPublisher(broker, settings.queue), settings.worker)
         declare_actors(broker, self.runner, settings.queue)
         self.worker = dramatiq.Worker(broker, worker_threads=settings.worker.threads,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import mimetypes
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 from core.blobs import Blobs
 from core.functions import Function
 from core.jobs import Job, OutputObject
+from core.keys import file_name
 from core.objects import ObjectStore
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -24,7 +26,7 @@ class Workdir:
     (creating and removing directories costs more than running a small function)."""
 
     root: Path
-    input_file: Path
+    input_dir: Path
     output_dir: Path
     stdout: Path
     stderr: Path
@@ -32,20 +34,20 @@ class Workdir:
     @classmethod
     def for_thread(cls, base: Path) -> Workdir:
         root = base / f"{os.getpid()}-{threading.get_native_id()}"
-        workdir = cls(root=root, input_file=root / "input" / "input",
-                      output_dir=root / "output", stdout=root / "stdout", stderr=root / "stderr")
+        workdir = cls(root=root, input_dir=root / "input", output_dir=root / "output",
+                      stdout=root / "stdout", stderr=root / "stderr")
         if root.is_dir():
             workdir.clear()
-        (root / "input").mkdir(parents=True, exist_ok=True)
+        workdir.input_dir.mkdir(parents=True, exist_ok=True)
         workdir.output_dir.mkdir(exist_ok=True)
         return workdir
 
     def clear(self) -> None:
         """Remove everything the last attempt left, keeping `input/` and `output/`."""
-        for directory in (self.root, self.input_file.parent, self.output_dir):
+        for directory in (self.root, self.input_dir, self.output_dir):
             with os.scandir(directory) as entries:
                 for entry in entries:
-                    if entry.path in (str(self.input_file.parent), str(self.output_dir)):
+                    if entry.path in (str(self.input_dir), str(self.output_dir)):
                         continue
                     if entry.is_dir(follow_symlinks=False):
                         shutil.rmtree(entry.path, ignore_errors=True)
@@ -73,21 +75,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stage_in(job: Job, workdir: Workdir, blobs: Blobs) -> int:
-    """Write the job's input to `INPUT_FILE_PATH`; returns the bytes staged."""
-    data = blobs.get(job.input_ref) if job.input_ref else b""
-    workdir.input_file.write_bytes(data)
-    return len(data)
+def stage_in(job: Job, workdir: Workdir, blobs: Blobs, objects: ObjectStore) -> Path:
+    """Put the job's input where `INPUT_FILE_PATH` says: the object that triggered it, under
+    the last part of its key, or the request body."""
+    if job.source_key is not None:
+        path = workdir.input_dir / file_name(job.source_key)
+        objects.download(job.source_bucket, job.source_key, path)
+        return path
+    path = workdir.input_dir / "input"
+    path.write_bytes(blobs.get(job.input_ref) if job.input_ref else b"")
+    return path
 
 
-def environment(job: Job, fn: Function, workdir: Workdir) -> dict[str, str]:
-    """The invocation contract: the function's variables, then Sluice's, which win. Nothing of
-    the worker's own environment (its credentials in particular) reaches the function."""
+def environment(job: Job, fn: Function, workdir: Workdir, input_file: Path) -> dict[str, str]:
+    """The invocation contract (OSCAR's FaaS Supervisor's): the function's variables, then
+    Sluice's, which win. Nothing of the worker's own environment (its credentials in
+    particular) reaches the function."""
     env = {"PATH": BASE_PATH, "HOME": str(workdir.root), "LANG": "C.UTF-8",
            "TMPDIR": str(workdir.root)}
     env.update(fn.environment)
-    env.update(INPUT_FILE_PATH=str(workdir.input_file), TMP_OUTPUT_DIR=str(workdir.output_dir),
+    env.update(INPUT_FILE_PATH=str(input_file), TMP_OUTPUT_DIR=str(workdir.output_dir),
                JOB_ID=job.id, FUNCTION_NAME=job.function)
+    if job.source_key is not None:
+        env.update(STORAGE_OBJECT_BUCKET=job.source_bucket, STORAGE_OBJECT_KEY=job.source_key,
+                   EVENT=json.dumps(job.event or {}))
     return env
 
 
@@ -103,17 +114,18 @@ def output_files(output_dir: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def stage_out(job: Job, fn: Function, workdir: Workdir, objects: ObjectStore,
-              default_bucket: str) -> tuple[OutputObject, ...]:
+def stage_out(job: Job, fn: Function, workdir: Workdir, objects: ObjectStore
+              ) -> tuple[OutputObject, ...]:
     """Upload every output file under `<prefix>/<job id>/`, keeping relative paths, so that a
-    re-run of the same job overwrites rather than duplicates."""
-    bucket = fn.output.bucket or default_bucket
-    base = f"{fn.output.prefix}/{job.id}" if fn.output.prefix else job.id
+    re-run of the same job overwrites rather than duplicates. Each object says which job
+    made it and how deep in a chain it is, for the triggers it may fire."""
+    bucket = fn.output.bucket
+    metadata = {"sluice-job": job.id, "sluice-depth": str(job.depth + 1)}
     uploaded = []
     for name, path in output_files(workdir.output_dir):
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        key = f"{base}/{name}"
-        objects.put_file(bucket, key, path, content_type)
-        uploaded.append(OutputObject(name=name, bucket=bucket, key=key,
+        key = fn.output.key(job.id, name)
+        etag = objects.put_file(bucket, key, path, content_type, metadata)
+        uploaded.append(OutputObject(name=name, bucket=bucket, key=key, etag=etag,
                                      size=path.stat().st_size, content_type=content_type))
     return tuple(uploaded)

@@ -299,4 +299,5 @@ def _job(row) -> Job:
         bytes_out=m["bytes_out"],
         outputs=tuple(OutputObject(**o) for o in (m["outputs"] or ())),
         stdout_ref=m["stdout_ref"], stderr_ref=m["stderr_ref"], owner=m["owner"],
-        heartbeat_at=m["heartbeat_at"])
+        heartbeat_at=m["heartbeat_at"], depth=m["depth"], source_bucket=m["source_bucket"],
+        source_key=m["source_key"], source_version=m["source_version"], event=m["event"])

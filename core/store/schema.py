@@ -43,6 +43,11 @@ jobs = sa.Table(
     sa.Column("stderr_ref", sa.String(1100)),
     sa.Column("owner", sa.String(255)),
     sa.Column("heartbeat_at", sa.Float),
+    sa.Column("depth", sa.Integer, nullable=False, default=0),
+    sa.Column("source_bucket", sa.String(63)),
+    sa.Column("source_key", sa.String(1024)),
+    sa.Column("source_version", sa.String(255)),
+    sa.Column("event", sa.JSON),
     sa.Index("ix_jobs_function_id", "function", "id"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
 )

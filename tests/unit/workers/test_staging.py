@@ -15,13 +15,13 @@ def test_output_files_keep_relative_paths_and_skip_symlinks(tmp_path):
 
 def test_workdir_is_emptied_between_attempts(tmp_path):
     workdir = Workdir.for_thread(tmp_path)
-    workdir.input_file.write_text("in")
+    (workdir.input_dir / "input").write_text("in")
     (workdir.output_dir / "deep").mkdir()
     (workdir.output_dir / "deep" / "x").write_text("x")
     workdir.stdout.write_text("o")
     again = Workdir.for_thread(tmp_path)
     assert again.root == workdir.root
-    assert list(again.output_dir.iterdir()) == [] and not again.input_file.exists()
+    assert list(again.output_dir.iterdir()) == [] and list(again.input_dir.iterdir()) == []
     assert not again.stdout.exists()
 
 

@@ -1,0 +1,128 @@
+"""Routing object events to the functions they trigger, and scanning a function's inputs
+(SCAR's `run`): one job per function per object version, whichever source saw it first."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+from broker.submission import JobSubmitter
+from core import metrics
+from core.errors import Invalid, NotFound
+from core.events import ObjectEvent
+from core.functions import Function
+from core.jobs import Job, Trigger
+from core.keys import check_key
+from core.objects import ObjectStore
+from core.store import JobStore
+
+log = logging.getLogger(__name__)
+FUNCTIONS_TTL_SECONDS = 1.0
+
+
+@dataclasses.dataclass
+class ScanProgress:
+    listed: int = 0
+    submitted: int = 0
+    existing: int = 0
+    refused: int = 0
+
+
+class EventRouter:
+    def __init__(self, store: JobStore, objects: ObjectStore, submitter: JobSubmitter,
+                 max_depth: int):
+        self.store, self.objects, self.submitter = store, objects, submitter
+        self.max_depth = max_depth
+        self._functions: list[Function] = []
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def route(self, event: ObjectEvent) -> list[Job]:
+        """Submit a job for every function the event triggers; returns the new jobs.
+        Raises Invalid for a key no function may be given (`..`, NUL, absolute)."""
+        if event.key.endswith("/"):
+            return []
+        targets = self._targets(event, self.functions())
+        if not targets:
+            # The cached list may predate a function deployed a moment ago.
+            targets = self._targets(event, self.functions(fresh=True))
+        if not targets:
+            return []
+        check_key(event.key)
+        if event.depth is None or event.etag is None:
+            event = self._completed(event)
+            if event is None:
+                return []
+        jobs = []
+        for fn in targets:
+            job = self._submit(fn, event, Trigger.CHAIN if event.depth else Trigger.STORAGE)
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
+    def scan(self, fn: Function) -> Iterator[ScanProgress]:
+        """Submit one job per object already under the function's inputs, yielding progress
+        after each object."""
+        progress = ScanProgress()
+        for spec in fn.input or ():
+            for key, etag, size in self.objects.list_objects(spec.bucket, spec.prefix):
+                if key.endswith("/") or (spec.suffix and not key.endswith(spec.suffix)):
+                    continue
+                progress.listed += 1
+                try:
+                    check_key(key)
+                except Invalid:
+                    progress.refused += 1
+                    yield progress
+                    continue
+                event = ObjectEvent(bucket=spec.bucket, key=key, etag=etag, size=size,
+                                    source="scan", depth=0)
+                if self._submit(fn, event, Trigger.SCAN) is None:
+                    progress.existing += 1
+                else:
+                    progress.submitted += 1
+                yield progress
+
+    def functions(self, *, fresh: bool = False) -> list[Function]:
+        """All functions, re-read at most once a second unless `fresh`."""
+        with self._lock:
+            if fresh or time.monotonic() - self._loaded_at > FUNCTIONS_TTL_SECONDS:
+                self._functions = self.store.list_functions()
+                self._loaded_at = time.monotonic()
+            return self._functions
+
+    @staticmethod
+    def _targets(event: ObjectEvent, functions: list[Function]) -> list[Function]:
+        return [fn for fn in functions
+                if any(i.matches(event.bucket, event.key) for i in fn.input or ())]
+
+    def _submit(self, fn: Function, event: ObjectEvent, trigger: Trigger) -> Job | None:
+        depth = event.depth or 0
+        limit = min(self.max_depth, fn.guard_depth or self.max_depth)
+        if depth >= limit:
+            log.warning("not starting %s for %s/%s: chain depth %d reached its limit %d",
+                        fn.name, event.bucket, event.key, depth, limit)
+            metrics.EVENTS.labels(event.source, "depth-limit").inc()
+            return None
+        job, created = self.submitter.submit(
+            fn, trigger=trigger, source=event, depth=depth,
+            idempotency_key=event.idempotency_key(fn.name))
+        metrics.EVENTS.labels(event.source, "submitted" if created else "duplicate").inc()
+        return job if created else None
+
+    def _completed(self, event: ObjectEvent) -> ObjectEvent | None:
+        """Fill in what the source did not say (ETag, size, chain depth) from the object
+        itself; None when the object is already gone."""
+        try:
+            info = self.objects.stat(event.bucket, event.key)
+        except NotFound:
+            metrics.EVENTS.labels(event.source, "gone").inc()
+            return None
+        depth = info.metadata.get("sluice-depth", "0")
+        return dataclasses.replace(
+            event, etag=event.etag or info.etag, size=event.size or info.size,
+            depth=event.depth if event.depth is not None else int(depth) if depth.isdigit()
+            else 0)

@@ -1,0 +1,48 @@
+"""Submitting a job: commit its row (and inline input), then publish its message. Every
+source of jobs (the API faces, storage events, scans, schedules) goes through here."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from broker.publishing import JobPublisher
+from core.blobs import Blobs
+from core.errors import Unavailable
+from core.events import ObjectEvent
+from core.functions import Function
+from core.ids import new_id
+from core.jobs import Job, JobStatus, Trigger
+from core.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class JobSubmitter:
+    def __init__(self, store: JobStore, blobs: Blobs, publisher: JobPublisher):
+        self.store, self.blobs, self.publisher = store, blobs, publisher
+
+    def submit(self, fn: Function, *, trigger: Trigger, body: bytes = b"",
+               content_type: str | None = None, idempotency_key: str | None = None,
+               source: ObjectEvent | None = None, depth: int = 0) -> tuple[Job, bool]:
+        """Returns the job and whether it is new; an idempotency key already used returns
+        the job that has it. A job that cannot be published yet is kept: the sweeper
+        publishes it once the broker is back."""
+        job_id = new_id()
+        input_ref, inline = self.blobs.prepare(f"inputs/{job_id}", body)
+        size = source.size or 0 if source else len(body)
+        job = Job(id=job_id, function=fn.name, revision=fn.revision, trigger=trigger,
+                  status=JobStatus.QUEUED, spec=fn.to_spec(), created_at=time.time(),
+                  idempotency_key=idempotency_key, input_ref=input_ref, input_size=size,
+                  bytes_in=size, content_type=content_type, depth=depth,
+                  source_bucket=source.bucket if source else None,
+                  source_key=source.key if source else None,
+                  source_version=source.version_tag if source else None,
+                  event=source.to_dict() if source else None)
+        job, created = self.store.create_job(job, inline)
+        if created:
+            try:
+                self.publisher.publish(job.id)
+            except Unavailable as exc:
+                log.warning("job %s accepted but not yet published: %s", job.id, exc.detail)
+        return job, created

@@ -1,0 +1,39 @@
+"""Object keys and prefixes from outside: validated so that none can name a place outside a
+job's directories or confuse a listing (no NUL, no absolute paths, no '.' or '..' parts)."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from core.errors import Invalid
+
+MAX_KEY_BYTES = 1024
+
+
+def prefix_problem(prefix: Any) -> str | None:
+    """Why a key prefix is unsafe, or None when it is fine."""
+    if not isinstance(prefix, str):
+        return "must be a string"
+    if "\0" in prefix or prefix.startswith("/") or any(
+            part in (".", "..") for part in prefix.split("/") if prefix):
+        return "must be a relative key prefix without '.', '..' or NUL"
+    return None
+
+
+def check_key(key: Any) -> str:
+    """Return the key if it is safe to turn into a file name; raise Invalid otherwise."""
+    if not isinstance(key, str) or not key:
+        raise Invalid("an object key must be a non-empty string")
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise Invalid(f"an object key must be at most {MAX_KEY_BYTES} bytes")
+    if "\0" in key or key.startswith("/") or key.endswith("/") or any(
+            part in (".", "..") for part in key.split("/")):
+        raise Invalid(f"object key {key!r} is refused: it must be a relative path without "
+                      f"'.', '..', NUL or a trailing '/'")
+    return key
+
+
+def file_name(key: str) -> str:
+    """The name an object is staged under: its last path part."""
+    return posixpath.basename(check_key(key))

@@ -1,0 +1,58 @@
+"""Reconciliation: every trigger with a `scan_interval` has its prefix listed that often, and
+objects with no job yet get one, so uploads made while no listener ran are not missed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from broker.routing import EventRouter
+from core.errors import SluiceError
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 1.0
+
+
+class Reconciler:
+    def __init__(self, router: EventRouter):
+        self.router = router
+        self._last: dict[str, float] = {}
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sluice-reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
+
+    def reconcile(self, now: float | None = None) -> int:
+        """Scan every function whose shortest scan interval has passed (all of them the
+        first time); returns the jobs submitted."""
+        now = now or time.monotonic()
+        submitted = 0
+        for fn in self.router.functions():
+            intervals = [i.scan_interval for i in fn.input or () if i.scan_interval]
+            if not intervals or now - self._last.get(fn.name, -1e18) < min(intervals):
+                continue
+            self._last[fn.name] = now
+            progress = None
+            for progress in self.router.scan(fn):
+                if self._stopping.is_set():
+                    break
+            if progress and progress.submitted:
+                log.info("reconciliation of %s found %d object(s) with no job", fn.name,
+                         progress.submitted)
+                submitted += progress.submitted
+        return submitted
+
+    def _run(self) -> None:
+        while not self._stopping.wait(TICK_SECONDS):
+            try:
+                self.reconcile()
+            except SluiceError as exc:
+                log.warning("reconciliation failed: %s", exc.detail)
+            except Exception:
+                log.exception("reconciliation failed")
