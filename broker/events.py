@@ -20,7 +20,6 @@ from core.events import ObjectEvent
 log = logging.getLogger(__name__)
 
 EXCHANGE = "sluice.events"
-OBJECTS_QUEUE = "sluice-object-events"
 Listener = Callable[[dict], None]
 ObjectListener = Callable[[ObjectEvent], None]
 
@@ -54,18 +53,22 @@ def object_event_from(body: bytes) -> ObjectEvent:
 
 
 class RabbitEvents:
-    def __init__(self, url: str):
-        self.url = url
+    """Events of one stack: `namespace` (its job queue's name) keeps stacks that share a
+    RabbitMQ apart."""
+
+    def __init__(self, url: str, namespace: str):
+        self.url, self.namespace = url, namespace
+        self.objects_queue = f"{namespace}-objects"
         self._local = threading.local()
 
     def __repr__(self) -> str:
-        return "RabbitEvents()"
+        return f"RabbitEvents({self.namespace!r})"
 
     def publish_finished(self, job_id: str, function: str, status: str) -> None:
         body = json.dumps({"type": "job.finished", "id": job_id, "function": function,
                            "status": status}).encode()
         try:
-            self._publish(f"job.finished.{function}", body, confirmed=False)
+            self._publish(f"job.finished.{self.namespace}.{function}", body, confirmed=False)
         except pika.exceptions.AMQPError:
             log.warning("could not publish completion of job %s; waiters will see it when "
                         "they re-read the store", job_id)
@@ -73,7 +76,8 @@ class RabbitEvents:
     def publish_object_created(self, event: ObjectEvent) -> None:
         """Confirmed by RabbitMQ before returning; raises Unavailable when it was not."""
         try:
-            self._publish("object.created", object_event_body(event), confirmed=True)
+            self._publish(f"object.created.{self.namespace}", object_event_body(event),
+                          confirmed=True)
         except pika.exceptions.AMQPError as exc:
             raise Unavailable(f"could not publish the creation of {event.bucket}/{event.key}: "
                               f"{exc.__class__.__name__}") from exc
@@ -98,7 +102,7 @@ class RabbitEvents:
             channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
             if confirmed:
                 # Declared by publishers too: object events wait for a listener that is down.
-                _declare_objects_queue(channel)
+                self._declare_objects_queue(channel)
                 channel.confirm_delivery()
             setattr(self._local, name, channel)
         return channel
@@ -108,20 +112,28 @@ class RabbitEvents:
             event = json.loads(body)
             if isinstance(event, dict) and isinstance(event.get("id"), str):
                 listener(event)
-        consumer = _job_events_consumer(self.url, deliver)
+        def declare(channel) -> str:
+            queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+            channel.queue_bind(queue, EXCHANGE, routing_key=f"job.finished.{self.namespace}.#")
+            return queue
+        consumer = QueueConsumer(self.url, declare, deliver, ack=False, name="sluice-job-events")
         consumer.start()
         return consumer.stop
 
     def subscribe_objects(self, listener: ObjectListener) -> Callable[[], None]:
-        consumer = _object_events_consumer(
-            self.url, lambda body: listener(object_event_from(body)))
+        def declare(channel) -> str:
+            self._declare_objects_queue(channel)
+            return self.objects_queue
+        consumer = QueueConsumer(self.url, declare,
+                                 lambda body: listener(object_event_from(body)), ack=True,
+                                 name="sluice-object-events")
         consumer.start()
         return consumer.stop
 
-
-def _declare_objects_queue(channel) -> None:
-    channel.queue_declare(OBJECTS_QUEUE, durable=True)
-    channel.queue_bind(OBJECTS_QUEUE, EXCHANGE, routing_key="object.created")
+    def _declare_objects_queue(self, channel) -> None:
+        channel.queue_declare(self.objects_queue, durable=True)
+        channel.queue_bind(self.objects_queue, EXCHANGE,
+                           routing_key=f"object.created.{self.namespace}")
 
 
 class QueueConsumer(threading.Thread):
@@ -175,21 +187,6 @@ class QueueConsumer(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=5)
-
-
-def _object_events_consumer(url: str, deliver: Callable[[bytes], None]) -> QueueConsumer:
-    def declare(channel) -> str:
-        _declare_objects_queue(channel)
-        return OBJECTS_QUEUE
-    return QueueConsumer(url, declare, deliver, ack=True, name="sluice-object-events")
-
-
-def _job_events_consumer(url: str, deliver: Callable[[bytes], None]) -> QueueConsumer:
-    def declare(channel) -> str:
-        queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-        channel.queue_bind(queue, EXCHANGE, routing_key="job.finished.#")
-        return queue
-    return QueueConsumer(url, declare, deliver, ack=False, name="sluice-job-events")
 
 
 class LocalEvents:

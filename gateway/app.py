@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None
             await loop.run_in_executor(pool, objects.ensure_bucket, settings.s3.system_bucket)
             bus = broker if broker is not None else await loop.run_in_executor(
                 pool, rabbitmq_broker, settings.broker_url)
-            bus_events = events if events is not None else RabbitEvents(settings.broker_url)
+            bus_events = events if events is not None else RabbitEvents(settings.broker_url, settings.queue)
             service = Service(settings, store=store, objects=objects,
                               publisher=JobPublisher(bus, settings.queue), events=bus_events, pool=pool)
             service.waiters = Waiters(loop)

@@ -72,7 +72,7 @@ def worker(args) -> None:
         settings = dataclasses.replace(
             settings, worker=dataclasses.replace(settings.worker, threads=args.threads))
     service = WorkerService(settings, rabbitmq_broker(settings.broker_url),
-                            RabbitEvents(settings.broker_url))
+                            RabbitEvents(settings.broker_url, settings.queue))
     service.start()
     _wait_for_signal()
     log.info("worker stopping: finishing the jobs it has")
@@ -88,7 +88,7 @@ def listener(args) -> None:
     settings = Settings.from_env()
     service = ListenerService(settings, JobPublisher(rabbitmq_broker(settings.broker_url),
                                                      settings.queue),
-                              RabbitEvents(settings.broker_url))
+                              RabbitEvents(settings.broker_url, settings.queue))
     service.start()
     _wait_for_signal()
     service.stop()

@@ -19,7 +19,6 @@ from core.store import JobStore
 from storage_events.reconciling import Reconciler
 
 log = logging.getLogger(__name__)
-S3_EVENTS_QUEUE = "sluice-s3-events"
 
 
 class ListenerService:
@@ -52,11 +51,13 @@ class ListenerService:
 
     def _s3_events_consumer(self, exchange: str) -> QueueConsumer:
         """S3 event notifications that MinIO's AMQP target publishes on `exchange`."""
+        queue = f"{self.settings.queue}-s3"
+
         def declare(channel) -> str:
             channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-            channel.queue_declare(S3_EVENTS_QUEUE, durable=True)
-            channel.queue_bind(S3_EVENTS_QUEUE, exchange, routing_key="#")
-            return S3_EVENTS_QUEUE
+            channel.queue_declare(queue, durable=True)
+            channel.queue_bind(queue, exchange, routing_key="#")
+            return queue
 
         def deliver(body: bytes) -> None:
             try:
