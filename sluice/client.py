@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import urllib.error
@@ -57,6 +58,8 @@ class Client:
         except urllib.error.URLError as error:
             raise ClientError(f"cannot reach Sluice at {self.url} ({error.reason}); is it "
                               f"running (make up)?") from None
+        except (http.client.InvalidURL, ValueError) as error:
+            raise ClientError(f"cannot request {path!r}: {error}") from None
         if response.status not in ok:
             raise ClientError(_problem_text(response))
         return response

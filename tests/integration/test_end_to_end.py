@@ -164,3 +164,31 @@ def test_a_second_stack_on_the_same_ports_is_refused_in_one_line(stack, tmp_path
     assert second.returncode == 1
     assert "already in use" in second.stderr and "Traceback" not in second.stderr
     assert sluice(env, "functions").returncode == 0
+
+
+def test_an_upload_starts_the_function_through_the_seaweedfs_webhook(stack, tmp_path):
+    env, up, log = stack
+    (tmp_path / "shout.yaml").write_text(
+        "functions:\n  shout:\n    script: tr a-z A-Z < \"$INPUT_FILE_PATH\" > "
+        "\"$TMP_OUTPUT_DIR/$(basename \"$INPUT_FILE_PATH\")\"\n")
+    sluice(env, "deploy", "-f", str(tmp_path / "shout.yaml"))
+    for name in ("one.txt", "two words.txt"):
+        (tmp_path / name).write_text(f"file {name}\n")
+    sluice(env, "put", str(tmp_path / "one.txt"), str(tmp_path / "two words.txt"),
+           "sluice-data/shout/input/")
+    deadline = time.monotonic() + 30
+    while True:
+        listing = json.loads(sluice(env, "--json", "ls", "sluice-data/shout/output/").stdout)
+        outputs = [o["key"] for o in listing if o["key"].endswith(".txt")]
+        if len(outputs) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(outputs) == 2, listing
+    [two] = [o for o in outputs if o.endswith("two words.txt")]
+    assert sluice(env, "get", f"sluice-data/{two}", "-o", "-").stdout == "FILE TWO WORDS.TXT\n"
+    bad = sluice(env, "get", "19  sluice-data/x", check=False)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    scanned = sluice(env, "scan", "shout")
+    assert "2 object(s): 0 job(s) started, 2 already had one" in scanned.stderr
+    jobs = json.loads(sluice(env, "--json", "jobs", "--function", "shout").stdout)
+    assert len(jobs) == 2 and {j["trigger"] for j in jobs} == {"storage"}
