@@ -17,7 +17,7 @@ from core.settings import Settings
 from core.store import JobStore
 from gateway.keys import SERVICE, SETTINGS
 from gateway.problems import problems
-from gateway.routes import health, objects, storage, v1
+from gateway.routes import health, objects, oscar, storage, v1
 from gateway.service import Service
 from gateway.waiting import Waiters
 
@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None
     app.add_routes(v1.routes)
     app.add_routes(storage.routes)
     app.add_routes(objects.routes)
+    app.add_routes(oscar.routes)
 
     async def service_ctx(app: web.Application):
         pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="sluice-gateway")

@@ -3,6 +3,8 @@ function and read its jobs, nothing else."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import hmac
 
@@ -30,10 +32,18 @@ class Caller:
 def caller(request: web.Request, admin_token: Secret | None) -> Caller:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() == "basic" and token:
+        # OSCAR's clients send Basic credentials: the password is the token.
+        try:
+            token = base64.b64decode(token, validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            token = ""
+    elif scheme.lower() != "bearer":
+        token = ""
+    if not token:
         raise Unauthorized("send 'Authorization: Bearer <token>' (the admin token or the "
                            "function's token)")
-    token = token.strip()
     admin = admin_token is not None and hmac.compare_digest(
         token.encode(), admin_token.reveal().encode())
     return Caller(token=token, admin=admin)

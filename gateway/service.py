@@ -183,6 +183,23 @@ class Service:
         return await self.run(self.store.list_jobs, function=function, status=status,
                               limit=limit, before=cursor)
 
+    async def delete_jobs(self, caller: Caller, function: str, job_ids: list[str] | None, *,
+                          include_active: bool = False) -> int:
+        """Delete the function's jobs (all of them when `job_ids` is None); active ones are
+        cancelled first when `include_active`, otherwise left alone."""
+        caller.require_function(await self.run(self._function, function))
+        if job_ids is None:
+            jobs = await self.run(self.store.list_jobs, function=function, limit=100_000)
+        else:
+            jobs = [await self._authorized_job(caller, job_id) for job_id in job_ids]
+            if any(job.function != function for job in jobs):
+                raise NotFound(f"no such job of {function!r}")
+        if include_active or job_ids is not None:
+            for job in jobs:
+                if not job.status.terminal:
+                    await self.cancel_job(caller, job.id)
+        return await self.run(self.store.delete_jobs, [job.id for job in jobs])
+
     async def cancel_job(self, caller: Caller, job_id: str) -> Job:
         job = await self._authorized_job(caller, job_id)
         cancelled = await self.run(self.store.cancel, job.id, time.time())

@@ -232,6 +232,23 @@ class JobStore:
         ).returning(*jobs.c)
         return self._returning(statement, {})
 
+    def delete_jobs(self, job_ids: Iterable[str]) -> int:
+        """Delete finished jobs and their inline blobs; active ones are left alone."""
+        ids = list(job_ids)
+        if not ids:
+            return 0
+
+        def delete(c) -> int:
+            deleted = c.execute(jobs.delete().where(
+                jobs.c.id.in_(ids), jobs.c.status.not_in(_ACTIVE)).returning(jobs.c.id)).all()
+            gone = [row.id for row in deleted]
+            if gone:
+                c.execute(blobs.delete().where(blobs.c.key.in_(
+                    [f"{kind}/{job_id}" for job_id in gone
+                     for kind in ("inputs", "stdout", "stderr")])))
+            return len(gone)
+        return self.db.write(delete)
+
     def mark_published(self, job_ids: Iterable[str], now: float) -> None:
         ids = list(job_ids)
         if ids:

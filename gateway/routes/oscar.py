@@ -1,0 +1,147 @@
+"""The OSCAR face: `/system/services`, `/run`, `/job`, `/system/logs`, `/system/info`,
+`/health`, with OSCAR's shapes, so its clients, FDL files and curl recipes work."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from aiohttp import web
+
+from core import oscar
+from core.errors import Invalid
+from gateway import responses
+from gateway.auth import caller
+from gateway.keys import SERVICE, SETTINGS
+from gateway.requests import idempotency_key, read_body, read_document
+from gateway.service import Invocation
+
+routes = web.RouteTableDef()
+VERSION = "sluice-0.1.0"
+
+
+def _who(request: web.Request):
+    return caller(request, request.app[SETTINGS].admin_token)
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    return web.Response(text="Ok")
+
+
+@routes.get("/system/info")
+async def info(request: web.Request) -> web.Response:
+    _who(request).require_admin()
+    return web.json_response({"version": VERSION, "serverless_backend": "sluice",
+                              "executor": request.app[SETTINGS].worker.executor})
+
+
+@routes.get("/system/services")
+async def list_services(request: web.Request) -> web.Response:
+    functions = await request.app[SERVICE].list_functions(_who(request))
+    return web.json_response([oscar.from_function(fn, with_token=True) for fn in functions])
+
+
+@routes.post("/system/services")
+async def create_service(request: web.Request) -> web.Response:
+    spec = oscar.to_spec(await read_document(request))
+    [fn] = await request.app[SERVICE].create_functions(_who(request), spec)
+    return web.json_response(oscar.from_function(fn, with_token=True), status=201)
+
+
+@routes.put("/system/services")
+@routes.put("/system/services/{name}")
+async def update_service(request: web.Request) -> web.Response:
+    spec = oscar.to_spec(await read_document(request))
+    name = request.match_info.get("name") or spec.get("name")
+    if not isinstance(name, str):
+        raise Invalid("the service definition needs a name")
+    fn, created = await request.app[SERVICE].put_function(_who(request), name, spec)
+    return web.json_response(oscar.from_function(fn, with_token=True),
+                             status=201 if created else 200)
+
+
+@routes.get("/system/services/{name}")
+async def get_service(request: web.Request) -> web.Response:
+    who = _who(request)
+    fn = await request.app[SERVICE].get_function(who, request.match_info["name"])
+    return web.json_response(oscar.from_function(fn, with_token=who.admin))
+
+
+@routes.delete("/system/services/{name}")
+async def delete_service(request: web.Request) -> web.Response:
+    await request.app[SERVICE].delete_function(_who(request), request.match_info["name"])
+    return web.Response(status=204)
+
+
+@routes.post("/run/{name}")
+async def run(request: web.Request) -> web.Response:
+    """Synchronous, as OSCAR's FaaS Supervisor: a base64 body is decoded (anything else,
+    JSON for instance, is passed as sent) and the answer is base64."""
+    service = request.app[SERVICE]
+    body = _decoded(await read_body(request, request.app[SETTINGS].max_body))
+    job, _ = await service.invoke(_who(request), Invocation(
+        function=request.match_info["name"], body=body,
+        content_type=request.headers.get("Content-Type"),
+        wait=request.app[SETTINGS].sync_wait_seconds, idempotency_key=idempotency_key(request)))
+    if not job.status.terminal:
+        return responses.accepted(job)
+    answer = await responses.finished(service, job)
+    return web.Response(status=answer.status, body=base64.b64encode(answer.body),
+                        content_type="text/plain", headers=responses.job_headers(job))
+
+
+@routes.post("/job/{name}")
+async def job(request: web.Request) -> web.Response:
+    """Asynchronous: unlike OSCAR, the answer names the job and where to follow it."""
+    service = request.app[SERVICE]
+    body = _decoded(await read_body(request, request.app[SETTINGS].max_body))
+    job, _ = await service.invoke(_who(request), Invocation(
+        function=request.match_info["name"], body=body,
+        content_type=request.headers.get("Content-Type"), respond_async=True,
+        idempotency_key=idempotency_key(request)))
+    return responses.accepted(job)
+
+
+@routes.get("/system/logs/{name}")
+async def list_logs(request: web.Request) -> web.Response:
+    jobs = await request.app[SERVICE].list_jobs(
+        _who(request), function=request.match_info["name"], status=None, limit=500, cursor=None)
+    return web.json_response({"jobs": {j.id: oscar.job_summary(j) for j in jobs}})
+
+
+@routes.get("/system/logs/{name}/{job}")
+async def job_log(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    data = await service.logs(_who(request), _job_id(request), "all")
+    return web.Response(body=data, content_type="text/plain", charset="utf-8")
+
+
+@routes.delete("/system/logs/{name}/{job}")
+async def delete_job(request: web.Request) -> web.Response:
+    await request.app[SERVICE].delete_jobs(_who(request), request.match_info["name"],
+                                           [_job_id(request)])
+    return web.Response(status=204)
+
+
+@routes.delete("/system/logs/{name}")
+async def delete_jobs(request: web.Request) -> web.Response:
+    """Finished jobs of the service; `?all=true` cancels and deletes the others too."""
+    every = request.query.get("all", "false").lower() == "true"
+    await request.app[SERVICE].delete_jobs(_who(request), request.match_info["name"], None,
+                                           include_active=every)
+    return web.Response(status=204)
+
+
+def _job_id(request: web.Request) -> str:
+    return request.match_info["job"]
+
+
+def _decoded(body: bytes) -> bytes:
+    """Base64 as OSCAR's clients send it (line breaks allowed); anything else as sent."""
+    compact = b"".join(body.split())
+    if not compact:
+        return body
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return body
