@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure what Sluice needs on this machine is there: GNU time, RabbitMQ running, and
-# PostgreSQL for the tests. Starts them when installed; installs them from Debian's packages
+# Makes sure what Sluice needs on this machine is there: GNU time, ImageMagick for the
+# examples, RabbitMQ running, and PostgreSQL for the tests. Starts them when installed; installs them from Debian's packages
 # when missing and running as root. Other machines: point SLUICE_BROKER_URL and
 # SLUICE_TEST_POSTGRES_URL at yours.
 set -euo pipefail
@@ -25,9 +25,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# GNU time reports a function's true peak memory (see workers/executors/process.py).
-if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ]; then
-  apt_install time
+# GNU time reports a function's true peak memory (see workers/executors/process.py);
+# ImageMagick runs the example pipeline (examples/thumbnails.yaml).
+if [ "$(id -u)" = 0 ]; then
+  [ -x /usr/bin/time ] || apt_install time
+  command -v mogrify >/dev/null || apt_install imagemagick
 fi
 
 if [ -z "${SLUICE_BROKER_URL:-}" ] && ! listening 5672; then

@@ -192,3 +192,45 @@ def test_an_upload_starts_the_function_through_the_seaweedfs_webhook(stack, tmp_
     assert "2 object(s): 0 job(s) started, 2 already had one" in scanned.stderr
     jobs = json.loads(sluice(env, "--json", "jobs", "--function", "shout").stdout)
     assert len(jobs) == 2 and {j["trigger"] for j in jobs} == {"storage"}
+
+
+def _identify(path: Path) -> str:
+    return subprocess.run(["identify", "-format", "%wx%h %[colorspace]", str(path)],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_the_thumbnail_pipeline_turns_every_photo_into_a_gray_thumbnail(stack, tmp_path):
+    env, up, log = stack
+    sluice(env, "deploy", "-f", "examples/thumbnails.yaml")
+    photos = sorted(str(p) for p in (ROOT / "examples" / "photos").glob("*.jpg"))
+    sluice(env, "put", *photos, "thumbnails/in/")
+    deadline = time.monotonic() + 60
+    while True:
+        listing = json.loads(sluice(env, "--json", "ls", "thumbnails/out/").stdout)
+        outputs = [o["key"] for o in listing if o["key"].endswith(".jpg")]
+        if len(outputs) >= len(photos) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert sorted(Path(k).name for k in outputs) == sorted(Path(p).name for p in photos)
+    sluice(env, "get", f"thumbnails/{outputs[0]}", "-o", str(tmp_path / "thumb.jpg"))
+    assert _identify(tmp_path / "thumb.jpg") == "256x192 Gray"
+    for function in ("resize", "grayscale"):
+        jobs = json.loads(sluice(env, "--json", "jobs", "--function", function).stdout)
+        assert len(jobs) == len(photos) and {j["status"] for j in jobs} == {"succeeded"}
+
+
+def test_oscars_curl_recipe_works_unchanged(stack, tmp_path):
+    env, up, log = stack
+    token = Path(env["SLUICE_DATA_DIR"], "admin-token").read_text().strip()
+    service = {"name": "thumb", "image": "imagemagick", "script":
+               'mogrify -resize 64x64 "$INPUT_FILE_PATH" && '
+               'cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/result.png"'}
+    subprocess.run(["curl", "-sf", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                    "-H", "Content-Type: application/json", "-d", json.dumps(service),
+                    f"{env['SLUICE_URL']}/system/services"], check=True, capture_output=True)
+    subprocess.run(["convert", "-size", "300x200", "xc:orange", str(tmp_path / "input.png")],
+                   check=True)
+    recipe = (f"base64 input.png | curl -s -X POST -H \"Authorization: Bearer {token}\" "
+              f"-d @- {env['SLUICE_URL']}/run/thumb | base64 -d > result.png")
+    subprocess.run(["bash", "-c", recipe], cwd=tmp_path, check=True)
+    assert _identify(tmp_path / "result.png").startswith("64x43")
