@@ -137,6 +137,21 @@ class Stack:
         self.token = (self.dir / "admin-token").read_text().strip()
         return self
 
+    def child(self, role: str) -> int:
+        """The pid of the stack's process running `sluice ROLE`."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid and \
+                    argv[-2:-1] == [role.encode()]:
+                return int(entry.name)
+        raise LookupError(f"no {role} process")
+
     def __exit__(self, *exc) -> None:
         os.killpg(self.process.pid, signal.SIGINT)
         self.process.wait(60)

@@ -37,6 +37,7 @@ class EventRouter:
         self.store, self.objects, self.submitter = store, objects, submitter
         self.max_depth = max_depth
         self._functions: list[Function] = []
+        self._version: tuple[int, float] | None = None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
@@ -87,10 +88,14 @@ class EventRouter:
                 yield progress
 
     def functions(self, *, fresh: bool = False) -> list[Function]:
-        """All functions, re-read at most once a second unless `fresh`."""
+        """All functions: checked for changes at most once a second, or now when `fresh`,
+        and re-read only when they changed."""
         with self._lock:
             if fresh or time.monotonic() - self._loaded_at > FUNCTIONS_TTL_SECONDS:
-                self._functions = self.store.list_functions()
+                version = self.store.functions_version()
+                if version != self._version:
+                    self._functions = self.store.list_functions()
+                    self._version = version
                 self._loaded_at = time.monotonic()
             return self._functions
 

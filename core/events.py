@@ -13,6 +13,9 @@ from typing import Any
 
 from core.errors import Invalid
 
+# User metadata Sluice writes on every output: how many functions made it, in a row.
+DEPTH_HEADER = "X-Amz-Meta-Sluice-Depth"
+
 
 @dataclasses.dataclass(frozen=True)
 class ObjectEvent:
@@ -75,12 +78,15 @@ def parse_s3_notification(document: Any) -> list[ObjectEvent]:
                           errors=[{"path": f"{where}.s3", "message": "bucket name and object "
                                                                      "key required"}])
         size = obj.get("size")
+        metadata = obj.get("userMetadata")
         events.append(ObjectEvent(
             bucket=bucket["name"], key=urllib.parse.unquote_plus(obj["key"]),
             etag=normalize_etag(obj.get("eTag") or obj.get("etag")),
             version=obj.get("versionId") or None,
             size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-            source="s3", raw=record))
+            source="s3", raw=record,
+            # MinIO sends user metadata (AWS does not): with it the depth needs no lookup.
+            depth=_depth(metadata.get(DEPTH_HEADER)) if isinstance(metadata, Mapping) else None))
     return events
 
 
@@ -104,9 +110,20 @@ def parse_seaweedfs_webhook(document: Any, buckets_dir: str = "/buckets") -> Obj
     attributes = entry.get("attributes") if isinstance(entry.get("attributes"), Mapping) else {}
     extended = entry.get("extended") if isinstance(entry.get("extended"), Mapping) else {}
     size = attributes.get("file_size")
+    depth = extended.get(DEPTH_HEADER)
+    try:
+        depth = base64.b64decode(depth).decode() if isinstance(depth, str) else None
+    except (binascii.Error, UnicodeDecodeError):
+        depth = None
     return ObjectEvent(
         bucket=bucket, key=key, etag=_seaweed_etag(extended, attributes),
-        size=size if isinstance(size, int) else None, source="seaweedfs", raw=document)
+        size=size if isinstance(size, int) else None, source="seaweedfs", raw=document,
+        depth=_depth(depth))
+
+
+def _depth(value: Any) -> int:
+    """The chain depth Sluice wrote on an object; objects from anyone else are depth 0."""
+    return int(value) if isinstance(value, str) and value.isdigit() else 0
 
 
 def _seaweed_etag(extended: Mapping, attributes: Mapping) -> str | None:

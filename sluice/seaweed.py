@@ -86,7 +86,7 @@ class SeaweedServer:
         return "\n".join([
             "[notification.webhook]", "enabled = true", f"endpoint = {json.dumps(self.webhook)}",
             f"bearer_token = {json.dumps(self.webhook_token or '')}", "timeout_seconds = 10",
-            "max_retries = 5", "backoff_seconds = 1", "max_backoff_seconds = 30", "workers = 4",
+            "max_retries = 5", "backoff_seconds = 1", "max_backoff_seconds = 30", "workers = 16",
             "buffer_size = 100000", 'event_types = ["create", "update"]',
             'path_prefixes = ["/buckets/"]', ""])
 

@@ -45,6 +45,7 @@ _FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returnin
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
 _GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
 _GET_FUNCTION = sa.select(functions).where(functions.c.name == sa.bindparam("w_name"))
+_FUNCTIONS_VERSION = sa.select(sa.func.count(), sa.func.max(functions.c.updated_at))
 _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
 
@@ -69,6 +70,7 @@ _FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returnin
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
 _GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
 _GET_FUNCTION = sa.select(functions).where(functions.c.name == sa.bindparam("w_name"))
+_FUNCTIONS_VERSION = sa.select(sa.func.count(), sa.func.max(functions.c.updated_at))
 _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
 
@@ -149,6 +151,12 @@ class JobStore:
         rows = self.db.read(
             lambda c: c.execute(sa.select(functions).order_by(functions.c.name)).all())
         return [_function(r) for r in rows]
+
+    def functions_version(self) -> tuple[int, float]:
+        """Changes whenever a function is created, replaced or deleted: a cheap freshness
+        check for caches of the function list."""
+        row = self.db.read(lambda c: c.execute(_FUNCTIONS_VERSION).first())
+        return row[0], row[1] or 0.0
 
     def delete_function(self, name: str) -> None:
         deleted = self.db.write(

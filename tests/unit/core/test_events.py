@@ -65,3 +65,14 @@ def test_seaweedfs_directories_and_system_entries_are_ignored():
     assert parse_seaweedfs_webhook(deleted) is None
     with pytest.raises(Invalid):
         parse_seaweedfs_webhook({"event_type": "create"})
+
+
+def test_the_chain_depth_comes_with_seaweedfs_and_minio_events():
+    from_sluice = recorded("seaweedfs-create")
+    from_sluice["message"]["new_entry"]["extended"]["X-Amz-Meta-Sluice-Depth"] = "Mg=="
+    assert parse_seaweedfs_webhook(from_sluice).depth == 2
+    assert parse_seaweedfs_webhook(recorded("seaweedfs-create")).depth == 0
+    [minio] = parse_s3_notification(recorded("minio-put"))
+    assert minio.depth == 0
+    [aws] = parse_s3_notification(recorded("aws-put"))
+    assert aws.depth is None
