@@ -50,9 +50,10 @@ def all_jobs(stack: Stack, function: str) -> list[dict]:
 
 
 def upload_round(stack: Stack, client: Minio, function: str, files: int,
-                 outage: float = 0.0) -> dict:
+                 outage: float = 0.0, rate: float = 0.0) -> dict:
     """Deploy a function, upload the files; with `outage`, the gateway (which receives the
-    webhooks) is stopped during the first half of the upload and at least that long."""
+    webhooks) is stopped during the first half of the upload and at least that long; with
+    `rate`, files are uploaded one by one at that many a second."""
     api(stack, "PUT", f"/v1/functions/{function}",
         FUNCTION | {"input": [FUNCTION["input"][0] | {"prefix": f"{function}/in/"}],
                     "output": {"bucket": "bench-events", "prefix": f"{function}/out"}})
@@ -74,6 +75,10 @@ def upload_round(stack: Stack, client: Minio, function: str, files: int,
             finally:
                 os.kill(gateway, signal.SIGCONT)
             list(pool.map(put, range(files // 2, files)))
+        elif rate:
+            for i in range(files):
+                put(i)
+                time.sleep(max(0.0, started + (i + 1) / rate - time.time()))
         else:
             list(pool.map(put, range(files)))
     deadline = time.time() + 300
@@ -102,6 +107,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pause", type=float, default=5.0,
                         help="seconds event ingestion stays paused in the second round")
+    parser.add_argument("--rate", type=float, default=20.0,
+                        help="files a second in the paced round, below saturation")
     args = parser.parse_args()
     with Stack(args.workers) as stack:
         keys = json.loads((stack.dir / "s3-credentials.json").read_text())
@@ -113,12 +120,15 @@ def main() -> None:
             client.make_bucket("bench-events")
         steady = upload_round(stack, client, "steady", args.files)
         outage = upload_round(stack, client, "outage", args.files, outage=args.pause)
-    for label, figures in (("steady", steady), (f"ingestion paused {args.pause:.0f} s", outage)):
+        paced = upload_round(stack, client, "paced", max(50, args.files // 5), rate=args.rate)
+    for label, figures in (("as fast as possible", steady),
+                           (f"ingestion paused {args.pause:.0f} s", outage),
+                           (f"paced at {args.rate:.0f} files/s", paced)):
         print(f"{label:26} {figures['files']} files: {figures['files_per_s']:6.1f} files/s, "
               f"upload->output p50 {figures['p50_ms']:6.1f} ms p99 {figures['p99_ms']:7.1f} ms,"
               f" lost {figures['lost']}, duplicated {figures['duplicated']}, "
               f"failed {figures['failed']}")
-    print(json.dumps({"steady": steady, "outage": outage}))
+    print(json.dumps({"steady": steady, "outage": outage, "paced": paced}))
 
 
 if __name__ == "__main__":

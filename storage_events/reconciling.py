@@ -4,11 +4,10 @@ objects with no job yet get one, so uploads made while no listener ran are not m
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from broker.routing import EventRouter
-from core.errors import SluiceError
+from core.periodic import Periodic
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
@@ -18,15 +17,13 @@ class Reconciler:
     def __init__(self, router: EventRouter):
         self.router = router
         self._last: dict[str, float] = {}
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sluice-reconciler", daemon=True)
+        self._periodic = Periodic("sluice-reconciler", TICK_SECONDS, self.reconcile)
 
     def start(self) -> None:
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=10)
+        self._periodic.stop()
 
     def reconcile(self, now: float | None = None) -> int:
         """Scan every function whose shortest scan interval has passed (all of them the
@@ -40,19 +37,10 @@ class Reconciler:
             self._last[fn.name] = now
             progress = None
             for progress in self.router.scan(fn):
-                if self._stopping.is_set():
+                if self._periodic.stopping.is_set():
                     break
             if progress and progress.submitted:
                 log.info("reconciliation of %s found %d object(s) with no job", fn.name,
                          progress.submitted)
                 submitted += progress.submitted
         return submitted
-
-    def _run(self) -> None:
-        while not self._stopping.wait(TICK_SECONDS):
-            try:
-                self.reconcile()
-            except SluiceError as exc:
-                log.warning("reconciliation failed: %s", exc.detail)
-            except Exception:
-                log.exception("reconciliation failed")

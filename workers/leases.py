@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from core.errors import SluiceError
+from core.periodic import Periodic
 from core.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -43,14 +44,13 @@ class Leases:
         self.interval, self.lease = interval, lease
         self._active: dict[str, Lease] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sluice-leases", daemon=True)
+        self._periodic = Periodic("sluice-leases", interval, self.renew)
 
     def start(self) -> None:
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._periodic.stop()
 
     def hold(self, job_id: str) -> Lease | None:
         """Mark a job as run by this process; None if it already runs it."""
@@ -82,10 +82,6 @@ class Leases:
         except PermissionError:
             return False
         return False
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.interval):
-            self.renew()
 
     def renew(self) -> None:
         """One round of heartbeats for the claimed jobs of this process."""

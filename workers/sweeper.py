@@ -5,12 +5,12 @@ running jobs whose lease lapsed (their worker died); duplicates are dropped by t
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from broker.publishing import JobPublisher
 from core import metrics
 from core.errors import SluiceError
+from core.periodic import Periodic
 from core.settings import WorkerSettings
 from core.store import JobStore
 
@@ -20,14 +20,13 @@ log = logging.getLogger(__name__)
 class Sweeper:
     def __init__(self, store: JobStore, publisher: JobPublisher, settings: WorkerSettings):
         self.store, self.publisher, self.settings = store, publisher, settings
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sluice-sweeper", daemon=True)
+        self._periodic = Periodic("sluice-sweeper", settings.sweep_interval_seconds, self.sweep)
 
     def start(self) -> None:
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._periodic.stop()
 
     def sweep(self, now: float | None = None) -> int:
         """Publish what needs publishing once; returns how many jobs were published."""
@@ -58,12 +57,3 @@ class Sweeper:
         now = time.time()
         return self._publish(self.store.jobs_to_republish(
             now, queued_before=now + 1, heartbeat_before=now + 1))
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.settings.sweep_interval_seconds):
-            try:
-                self.sweep()
-            except SluiceError as exc:
-                log.warning("sweep failed: %s", exc.detail)
-            except Exception:
-                log.exception("sweep failed")

@@ -50,39 +50,6 @@ _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
 
 
-def _set(*columns: str) -> dict:
-    return {column: sa.bindparam(f"v_{column}") for column in columns}
-
-
-# Built once: SQLAlchemy then reuses their compiled form (the hot path runs these per job).
-_CLAIM = jobs.update().values(
-    status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, **_set("owner"),
-    heartbeat_at=sa.bindparam("v_now"), started_at=sa.bindparam("v_now")).returning(*jobs.c)
-_CLAIM_QUEUED = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
-                             jobs.c.status == JobStatus.QUEUED.value)
-_TAKE_OVER = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
-                          jobs.c.status == JobStatus.RUNNING.value,
-                          jobs.c.owner == sa.bindparam("w_owner"))
-_OWNED = sa.and_(jobs.c.id == sa.bindparam("w_id"), jobs.c.owner == sa.bindparam("w_owner"),
-                 jobs.c.status == JobStatus.RUNNING.value)
-_HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
-_FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
-_GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
-_GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
-_GET_FUNCTION = sa.select(functions).where(functions.c.name == sa.bindparam("w_name"))
-_FUNCTIONS_VERSION = sa.select(sa.func.count(), sa.func.max(functions.c.updated_at))
-_GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
-_INSERT_JOB = jobs.insert()
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
 class JobStore:
     """Functions, jobs and inline blobs in one relational database."""
 
