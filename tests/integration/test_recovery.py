@@ -30,12 +30,13 @@ async def test_redelivered_message_for_finished_job_is_dropped(api, settings, ob
     await api.deploy("stamp", script='date +%s%N > "$TMP_OUTPUT_DIR/stamp"', mode="async")
     job = await (await api.request("POST", "/v1/functions/stamp/invocations")).json()
     first = await (await api.request("GET", f"/v1/jobs/{job['id']}?wait=20")).json()
-    stamp = objects.get_bytes(settings.s3.outputs_bucket, f"{job['id']}/stamp")
+    where = (settings.s3.bucket, f"stamp/output/{job['id']}/stamp")
+    stamp = objects.get_bytes(*where)
     JobPublisher(rabbitmq_broker(settings.broker_url), settings.queue).publish(job["id"])
     await asyncio.sleep(1.5)
     again = await (await api.request("GET", f"/v1/jobs/{job['id']}")).json()
     assert again["attempts"] == 1 and again["finished_at"] == first["finished_at"]
-    assert objects.get_bytes(settings.s3.outputs_bucket, f"{job['id']}/stamp") == stamp
+    assert objects.get_bytes(*where) == stamp
 
 
 async def test_a_job_committed_but_never_published_is_run_by_the_sweeper(api, settings):
