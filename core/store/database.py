@@ -4,12 +4,13 @@ owns locking, retries and the translation of driver errors."""
 from __future__ import annotations
 
 import fcntl
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,6 +19,7 @@ from core.errors import Unavailable
 
 T = TypeVar("T")
 BUSY_DEADLINE_SECONDS = 30.0
+MAX_BATCH = 64
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -45,29 +47,34 @@ class Database:
             self.engine = sa.create_engine(
                 url.replace("postgresql://", "postgresql+psycopg://", 1),
                 pool_size=16, max_overflow=16, pool_pre_ping=True)
-        # SQLite has one writer at a time. Writers queue for it here, threads on a lock and
-        # processes on an flock of a file beside the database, instead of colliding inside
-        # SQLite and backing off.
-        self._write_lock = threading.Lock() if self.is_sqlite else None
+        # SQLite has one writer at a time. In a process, one thread does the writing and
+        # commits what has queued up meanwhile together (group commit); processes queue on
+        # an flock of a file beside the database instead of colliding inside SQLite.
         self._lock_file = None
         if self.is_sqlite and path and path != ":memory:":
             self._lock_file = open(f"{path}.write-lock", "a")
+        self._writer = _GroupWriter(self) if self.is_sqlite else None
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def write(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in one transaction that may write."""
-        if self._write_lock is None:
+        """Run `work` in a transaction that may write. On SQLite it may share the
+        transaction with other writes of this process; if any of them fails, each runs again
+        in a transaction of its own, so one write's failure is never another's."""
+        if self._writer is None:
             return self._attempt(work)
-        with self._write_lock:
-            if self._lock_file is None:
-                return self._retrying(work)
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-            try:
-                return self._retrying(work)
-            finally:
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        return self._writer.submit(work)
+
+    def _write_batch(self, works: list[Callable[[Connection], Any]]) -> list:
+        """Run the works in one transaction, holding the cross-process lock."""
+        if self._lock_file is None:
+            return self._retrying(lambda c: [work(c) for work in works])
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            return self._retrying(lambda c: [work(c) for work in works])
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def read(self, work: Callable[[Connection], T]) -> T:
         return self._retrying(work) if self.is_sqlite else self._attempt(work)
@@ -96,6 +103,8 @@ class Database:
             raise Unavailable(f"job store error: {exc.orig.__class__.__name__}") from exc
 
     def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
         self.engine.dispose()
         if self._lock_file is not None:
             self._lock_file.close()
@@ -103,3 +112,68 @@ class Database:
 
 class _Busy(Exception):
     """SQLite reported a lock held by another connection."""
+
+
+class _Pending:
+    __slots__ = ("work", "done", "result", "error")
+
+    def __init__(self, work: Callable[[Connection], Any]):
+        self.work, self.done = work, threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class _GroupWriter:
+    """The one thread of a process that writes to SQLite."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="sluice-store-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[Connection], T]) -> T:
+        pending = _Pending(work)
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            results = self.db._write_batch([p.work for p in batch])
+        except BaseException as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for pending in batch:
+                    self._commit([pending])
+                return
+        else:
+            for pending, result in zip(batch, results):
+                pending.result = result
+        for pending in batch:
+            pending.done.set()

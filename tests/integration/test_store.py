@@ -125,3 +125,21 @@ def test_sweep_finds_unpublished_queued_jobs_and_lapsed_leases(store):
     store.mark_published([old.id], now + 30)
     found = store.jobs_to_republish(now + 31, queued_before=now + 1, heartbeat_before=now - 10)
     assert {j.id for j in found} == {running.id}
+
+
+def test_concurrent_writes_with_conflicts_do_not_fail_each_other(store):
+    """On SQLite, concurrent writes share transactions: a conflicting insert in a batch must
+    not undo or fail the others."""
+    results: list = []
+
+    def create(i: int) -> None:
+        job, created = store.create_job(make_job(key=f"k{i % 10}"), {f"inputs/b{i}": b"x"})
+        results.append((job.idempotency_key, created))
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 60
+    assert sorted(key for key, created in results if created) == [f"k{i}" for i in range(10)]
+    assert len(store.list_jobs(limit=100)) == 10
