@@ -7,6 +7,7 @@ import json
 import mimetypes
 import os
 import shutil
+import signal
 import stat
 import threading
 from pathlib import Path
@@ -56,13 +57,34 @@ class Workdir:
 
 
 def remove_stale_workdirs(base: Path) -> None:
-    """Scratch directories of worker processes that are gone."""
+    """Scratch directories of worker processes that are gone, and the functions those left
+    running: a function lives in a session of its own (so that a timeout can end its whole
+    group), so it outlives a worker killed outright."""
     if not base.is_dir():
         return
-    for entry in base.iterdir():
-        pid = entry.name.partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)
+    stale = [entry for entry in base.iterdir()
+             if entry.name.partition("-")[0].isdigit()
+             and not _alive(int(entry.name.partition("-")[0]))]
+    if stale:
+        _kill_processes_in(stale)
+    for entry in stale:
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _kill_processes_in(directories: list[Path]) -> None:
+    roots = tuple(str(d.resolve()) for d in directories)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if cwd.startswith(roots):
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _alive(pid: int) -> bool:

@@ -14,6 +14,7 @@ from core.ids import new_id
 from core.jobs import Job, JobStatus, Trigger
 from core.store import JobStore
 from tests.fixtures.stack import settings_env
+from tests.unit.workers.test_process_executor import running
 
 
 async def wait_status(api, job_id: str, status: str, timeout: float = 30) -> dict:
@@ -59,7 +60,10 @@ async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_on
     first = subprocess.Popen(command, env=env, start_new_session=True)
     second = None
     try:
-        await api.deploy("sleepy", script="sleep 5; echo rested", mode="async")
+        pids = settings.data_dir / "attempt-pids"
+        # The first attempt would outlive the second by far if it were left running.
+        await api.deploy("sleepy", mode="async", script=(
+            f"if [ ! -e {pids} ]; then echo $$ > {pids}; sleep 60; fi; echo rested"))
         job = await (await api.request("POST", "/v1/functions/sleepy/invocations")).json()
         await wait_status(api, job["id"], "running", timeout=30)
         await asyncio.sleep(1)
@@ -68,6 +72,8 @@ async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_on
         second = subprocess.Popen(command, env=env, start_new_session=True)
         done = await (await api.request("GET", f"/v1/jobs/{job['id']}?wait=60")).json()
         assert done["status"] == "succeeded" and done["attempts"] == 2
+        first_attempt = int(pids.read_text().split()[0])
+        assert not running(first_attempt), "the dead worker's function was left running"
         logs = await api.request("GET", f"/v1/jobs/{job['id']}/logs")
         assert await logs.text() == "rested\n"
     finally:
