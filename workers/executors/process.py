@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -44,6 +43,10 @@ class RunningProcess:
         self._killed: Reason | None = None
         self._lock = threading.Lock()
         argv = list(invocation.argv)
+        if invocation.memory:
+            # Set before the function's exec, so nothing it starts escapes the limit.
+            argv = ["/bin/sh", "-c", f"ulimit -v {invocation.memory // 1024} && exec \"$@\"",
+                    "sluice-limit", *argv]
         self._rusage = invocation.workdir / "rusage"
         if gnu_time:
             argv = [gnu_time, "-q", "-f", "%M", "-o", str(self._rusage), "--", *argv]
@@ -56,9 +59,6 @@ class RunningProcess:
                 self.proc = None
                 self.start_error = f"cannot start {invocation.argv[0]!r}: {exc.strerror}"
                 return
-        if invocation.memory:
-            resource.prlimit(self.proc.pid, resource.RLIMIT_AS,
-                             (invocation.memory, invocation.memory))
         self._deadline = deadlines.add(invocation.timeout, lambda: self.kill(Reason.TIMEOUT))
 
     def kill(self, reason: Reason) -> None:
