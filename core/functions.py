@@ -25,7 +25,7 @@ _MEMORY_UNITS = {None: 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
                  "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
-          "input", "output", "guard", "log_level", "mode", "description")
+          "network", "input", "output", "guard", "log_level", "mode", "description")
 MAX_GUARD_DEPTH = 100
 MAX_TIMEOUT = 7 * 24 * 3600
 
@@ -40,6 +40,7 @@ class Function:
     timeout: float = 300.0
     memory: int | None = None
     cpu: float | None = None
+    network: bool = False
     input: tuple[InputSpec, ...] | None = None
     output: OutputSpec | None = None
     guard_depth: int | None = None
@@ -65,7 +66,7 @@ class Function:
         if self.image:
             spec["image"] = self.image
         spec.update(environment=dict(self.environment), timeout=self.timeout, memory=self.memory,
-                    cpu=self.cpu, log_level=self.log_level, mode=self.mode,
+                    cpu=self.cpu, network=self.network, log_level=self.log_level, mode=self.mode,
                     description=self.description)
         if self.input is not None:
             spec["input"] = [i.to_dict() for i in self.input]
@@ -162,6 +163,9 @@ class Function:
         mode = spec.get("mode", "sync")
         if mode not in MODES:
             bad("mode", "must be sync or async")
+        network = spec.get("network", False)
+        if not isinstance(network, bool):
+            bad("network", "must be true or false")
         description = spec.get("description", "")
         if not isinstance(description, str):
             bad("description", "must be a string")
@@ -170,7 +174,8 @@ class Function:
         return cls(
             name=fn_name, command=tuple(command) if command else None, script=script, image=image,
             environment=env, timeout=timeout if timeout is not None else 300.0, memory=memory,
-            cpu=cpu, input=inputs, output=output, guard_depth=guard_depth,
+            cpu=cpu, network=network is True, input=inputs, output=output,
+            guard_depth=guard_depth,
             log_level=log_level.upper(), mode=mode,
             description=description, token=token or secrets.token_urlsafe(32), revision=revision,
         )

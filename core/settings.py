@@ -65,6 +65,8 @@ class WorkerSettings:
     requeue_after_seconds: float = 60.0
     sweep_interval_seconds: float = 10.0
     executor: str = "process"
+    container_host: str | None = None
+    pull_policy: str = "if-not-present"
     shutdown_seconds: float = 30.0
 
 
@@ -149,6 +151,8 @@ class Settings:
                 requeue_after_seconds=number("REQUEUE_AFTER", WorkerSettings.requeue_after_seconds),
                 sweep_interval_seconds=number("SWEEP_INTERVAL", WorkerSettings.sweep_interval_seconds),
                 executor=get("EXECUTOR", WorkerSettings.executor),
+                container_host=get("CONTAINER_HOST", env.get("DOCKER_HOST") or None),
+                pull_policy=get("PULL_POLICY", WorkerSettings.pull_policy),
             ),
         )
         values.update(overrides)

@@ -39,6 +39,13 @@ if [ -z "${SLUICE_BROKER_URL:-}" ] && ! listening 5672; then
   wait_port 5672
 fi
 
+# The container executor's tests: Podman (with runc, as DESIGN.md says) and busybox for an
+# image built without any registry.
+if [ "$for_tests" = 1 ] && [ "$(id -u)" = 0 ]; then
+  command -v podman >/dev/null && command -v runc >/dev/null && command -v busybox >/dev/null \
+    || apt_install podman runc busybox-static
+fi
+
 if [ "$for_tests" = 1 ] && [ -z "${SLUICE_TEST_POSTGRES_URL:-}" ] && ! listening 5432; then
   command -v pg_ctlcluster >/dev/null || apt_install postgresql
   echo "ensure-services: starting PostgreSQL"

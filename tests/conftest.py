@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.seaweed",
     "tests.fixtures.stack",
+    "tests.fixtures.podman",
 ]

@@ -116,7 +116,8 @@ class JobRunner:
             invocation = Invocation(
                 argv=tuple(fn.argv()), environment=environment(job, fn, workdir, input_file),
                 workdir=workdir.root, stdout=workdir.stdout, stderr=workdir.stderr,
-                timeout=fn.timeout, memory=fn.memory, cpu=fn.cpu, image=fn.image)
+                timeout=fn.timeout, memory=fn.memory, cpu=fn.cpu, image=fn.image,
+                network=fn.network)
             running = self.executor.start(invocation)
             lease.on_lost = lambda: running.kill(Reason.CANCELLED)
             if lease.lost:

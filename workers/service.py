@@ -11,7 +11,7 @@ from broker.publishing import JobPublisher
 from core.blobs import Blobs
 from core.errors import Invalid
 from core.objects import ObjectStore
-from core.settings import Settings
+from core.settings import Settings, WorkerSettings
 from core.store import JobStore
 from workers.actors import declare_actors
 from workers.executors.process import ProcessExecutor
@@ -21,7 +21,16 @@ from workers.staging import remove_stale_workdirs
 from workers.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
-EXECUTORS = {"process": ProcessExecutor}
+EXECUTORS = ("process", "container")
+
+
+def build_executor(settings: WorkerSettings):
+    if settings.executor == "container":
+        from workers.executors.container import ContainerExecutor
+        executor = ContainerExecutor(settings.container_host, settings.pull_policy)
+        executor.remove_orphans()
+        return executor
+    return ProcessExecutor()
 
 
 class WorkerService:
@@ -37,7 +46,7 @@ class WorkerService:
                              settings.worker.lease_seconds)
         self.runner = JobRunner(
             store=self.store, objects=self.objects, blobs=blobs, events=events,
-            executor=EXECUTORS[settings.worker.executor](), leases=self.leases,
+            executor=build_executor(settings.worker), leases=self.leases,
             workdir=settings.data_dir.resolve() / "work", bucket=settings.s3.bucket)
         self.sweeper = Sweeper(self.store, JobPublisher(broker, settings.queue), settings.worker)
         declare_actors(broker, self.runner, settings.queue)

@@ -23,6 +23,7 @@ class Invocation:
     memory: int | None = None
     cpu: float | None = None
     image: str | None = None
+    network: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
