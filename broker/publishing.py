@@ -8,15 +8,23 @@ from broker import RUN_JOB_ACTOR
 from core.errors import Unavailable
 
 
+def function_queue(base: str, function: str) -> str:
+    """Each function has its own queue, so that a flood of one does not hold up the others
+    and a worker pool can serve chosen functions only."""
+    return f"{base}.{function}"
+
+
 class JobPublisher:
     def __init__(self, broker: dramatiq.Broker, queue: str):
         self.broker, self.queue = broker, queue
 
-    def publish(self, job_id: str) -> None:
+    def publish(self, job_id: str, function: str) -> None:
         """Send one job's message; with publisher confirms, returning means RabbitMQ has it."""
-        message = dramatiq.Message(queue_name=self.queue, actor_name=RUN_JOB_ACTOR,
+        queue = function_queue(self.queue, function)
+        message = dramatiq.Message(queue_name=queue, actor_name=RUN_JOB_ACTOR,
                                    args=(job_id,), kwargs={}, options={})
         try:
+            self.broker.declare_queue(queue)
             self.broker.enqueue(message)
         except dramatiq.errors.ConnectionError as exc:
             raise Unavailable("the message broker is unreachable; the job is kept and will "

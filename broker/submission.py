@@ -42,7 +42,7 @@ class JobSubmitter:
         job, created = self.store.create_job(job, inline)
         if created:
             try:
-                self.publisher.publish(job.id)
+                self.publisher.publish(job.id, job.function)
             except Unavailable as exc:
                 log.warning("job %s accepted but not yet published: %s", job.id, exc.detail)
         return job, created

@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     command("listener", servers.listener, "run the storage-event listener")
     p = command("worker", servers.worker, "run a worker")
     p.add_argument("--threads", type=int, help="concurrent jobs (default $SLUICE_WORKER_THREADS)")
+    p.add_argument("--functions", help="serve only these functions (a worker pool), "
+                                       "comma-separated; default: all")
 
     p = command("deploy", deploy, "create or update the functions in a YAML or JSON file")
     p.add_argument("-f", "--file", required=True, type=Path)

@@ -71,8 +71,9 @@ def worker(args) -> None:
         import dataclasses
         settings = dataclasses.replace(
             settings, worker=dataclasses.replace(settings.worker, threads=args.threads))
+    functions = [f.strip() for f in (args.functions or "").split(",") if f.strip()] or None
     service = WorkerService(settings, rabbitmq_broker(settings.broker_url),
-                            RabbitEvents(settings.broker_url, settings.queue))
+                            RabbitEvents(settings.broker_url, settings.queue), functions)
     service.start()
     _wait_for_signal()
     log.info("worker stopping: finishing the jobs it has")

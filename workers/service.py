@@ -7,10 +7,11 @@ import logging
 import dramatiq
 
 from broker.events import Events
-from broker.publishing import JobPublisher
+from broker.publishing import JobPublisher, function_queue
 from core.blobs import Blobs
 from core.errors import Invalid
 from core.objects import ObjectStore
+from core.periodic import Periodic
 from core.settings import Settings, WorkerSettings
 from core.store import JobStore
 from workers.actors import declare_actors
@@ -22,6 +23,7 @@ from workers.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 EXECUTORS = ("process", "container")
+DISCOVERY_SECONDS = 2.0
 
 
 def build_executor(settings: WorkerSettings):
@@ -34,7 +36,11 @@ def build_executor(settings: WorkerSettings):
 
 
 class WorkerService:
-    def __init__(self, settings: Settings, broker: dramatiq.Broker, events: Events):
+    """A worker. With `functions`, it serves those functions' queues only (a worker pool);
+    otherwise every function's, discovering new ones as they are deployed."""
+
+    def __init__(self, settings: Settings, broker: dramatiq.Broker, events: Events,
+                 functions: list[str] | None = None):
         if settings.worker.executor not in EXECUTORS:
             raise Invalid(f"SLUICE_EXECUTOR must be one of {', '.join(EXECUTORS)}, "
                           f"not {settings.worker.executor!r}")
@@ -50,8 +56,12 @@ class WorkerService:
             workdir=settings.data_dir.resolve() / "work", bucket=settings.s3.bucket)
         self.sweeper = Sweeper(self.store, JobPublisher(broker, settings.queue), settings.worker)
         declare_actors(broker, self.runner, settings.queue)
-        self.worker = dramatiq.Worker(broker, worker_threads=settings.worker.threads,
-                                      worker_timeout=100)
+        self.functions = functions
+        queues = {function_queue(settings.queue, f) for f in functions} if functions else None
+        self.worker = dramatiq.Worker(broker, queues=queues, worker_timeout=100,
+                                      worker_threads=settings.worker.threads)
+        self.discovery = Periodic("sluice-queue-discovery", DISCOVERY_SECONDS,
+                                  self.discover_queues)
 
     def start(self) -> None:
         self.store.migrate()
@@ -59,11 +69,22 @@ class WorkerService:
         remove_stale_workdirs(self.runner.workdir)
         self.leases.start()
         self.worker.start()
+        self.discover_queues()
+        if not self.functions:
+            self.discovery.start()
         self.sweeper.start()
         log.info("worker %s started with %d threads, executor %s", self.leases.owner,
                  self.settings.worker.threads, self.settings.worker.executor)
 
+    def discover_queues(self) -> None:
+        """Consume the queue of every function served (Dramatiq starts a consumer for a
+        queue declared while the worker runs)."""
+        names = self.functions or [fn.name for fn in self.store.list_functions()]
+        for name in names:
+            self.broker.declare_queue(function_queue(self.settings.queue, name))
+
     def stop(self) -> None:
+        self.discovery.stop()
         self.sweeper.stop()
         self.worker.stop(timeout=int(self.settings.worker.shutdown_seconds * 1000))
         self.leases.stop()

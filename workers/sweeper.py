@@ -40,7 +40,7 @@ class Sweeper:
         published = []
         for job in jobs:
             try:
-                self.publisher.publish(job.id)
+                self.publisher.publish(job.id, job.function)
             except SluiceError as exc:
                 log.warning("sweeper could not publish job %s: %s", job.id, exc.detail)
                 break

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from tests.fixtures.services import free_port_block
+from tests.fixtures.stack import delete_queues
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -52,6 +54,7 @@ def stack(tmp_path, rabbitmq_url):
     env, up, log = start_up(tmp_path, SLUICE_BROKER_URL=rabbitmq_url)
     yield env, up, log
     stop(up)
+    delete_queues(Settings.from_env(env))
 
 
 def sluice(env, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -33,7 +33,8 @@ async def test_redelivered_message_for_finished_job_is_dropped(api, settings, ob
     first = await (await api.request("GET", f"/v1/jobs/{job['id']}?wait=20")).json()
     where = (settings.s3.bucket, f"stamp/output/{job['id']}/stamp")
     stamp = objects.get_bytes(*where)
-    JobPublisher(rabbitmq_broker(settings.broker_url), settings.queue).publish(job["id"])
+    JobPublisher(rabbitmq_broker(settings.broker_url), settings.queue).publish(job["id"],
+                                                                               "stamp")
     await asyncio.sleep(1.5)
     again = await (await api.request("GET", f"/v1/jobs/{job['id']}")).json()
     assert again["attempts"] == 1 and again["finished_at"] == first["finished_at"]
