@@ -23,7 +23,7 @@ from workers.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 EXECUTORS = ("process", "container")
-DISCOVERY_SECONDS = 2.0
+DISCOVERY_SECONDS = 0.5
 
 
 def build_executor(settings: WorkerSettings):
@@ -62,6 +62,7 @@ class WorkerService:
                                       worker_threads=settings.worker.threads)
         self.discovery = Periodic("sluice-queue-discovery", DISCOVERY_SECONDS,
                                   self.discover_queues)
+        self._functions_version: tuple[int, float] | None = None
 
     def start(self) -> None:
         self.store.migrate()
@@ -79,7 +80,14 @@ class WorkerService:
     def discover_queues(self) -> None:
         """Consume the queue of every function served (Dramatiq starts a consumer for a
         queue declared while the worker runs)."""
-        names = self.functions or [fn.name for fn in self.store.list_functions()]
+        if self.functions:
+            names = self.functions
+        else:
+            version = self.store.functions_version()
+            if version == self._functions_version:
+                return
+            names = [fn.name for fn in self.store.list_functions()]
+            self._functions_version = version
         for name in names:
             self.broker.declare_queue(function_queue(self.settings.queue, name))
 
