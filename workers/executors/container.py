@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 MOUNT = "/sluice"
 PULL_POLICIES = ("never", "if-not-present", "always")
 MANAGED = "sluice.managed"
+WAIT_INTERVAL = "10ms"
 WORKER = "sluice.worker"
 # Container paths: the function sees these instead of the worker's.
 _CONTAINER_HOME = "/tmp"
@@ -38,8 +39,11 @@ class ContainerExecutor:
         try:
             self.client = docker.DockerClient(base_url=host, timeout=60) if host \
                 else docker.from_env(timeout=60)
+            components = self.client.version().get("Components") or []
         except DockerException as exc:
             raise Unavailable(f"no container engine at {host or 'DOCKER_HOST'}: {exc}") from exc
+        # Podman's Docker-compatible wait polls every 250 ms; its own API takes an interval.
+        self.podman = any(c.get("Name") == "Podman Engine" for c in components)
 
     def __repr__(self) -> str:
         return f"ContainerExecutor({self.client.api.base_url!r})"
@@ -77,7 +81,7 @@ class ContainerExecutor:
 
 class RunningContainer:
     def __init__(self, executor: ContainerExecutor, invocation: Invocation):
-        self.invocation = invocation
+        self.invocation, self.executor = invocation, executor
         self._killed: Reason | None = None
         self._lock = threading.Lock()
         root = invocation.workdir
@@ -100,13 +104,24 @@ class RunningContainer:
         except DockerException:
             pass
 
+    def _wait(self, timeout: float) -> int:
+        """The container's exit status, once it has exited."""
+        if not self.executor.podman:
+            return self.container.wait(timeout=timeout)["StatusCode"]
+        api = self.executor.client.api
+        response = api.post(f"{api.base_url}/v4.0.0/libpod/containers/{self.container.id}/wait",
+                            params={"condition": "exited", "interval": WAIT_INTERVAL},
+                            timeout=timeout)
+        response.raise_for_status()
+        return int(response.text.strip())
+
     def wait(self) -> Execution:
         try:
             try:
-                status = self.container.wait(timeout=self.invocation.timeout)["StatusCode"]
+                status = self._wait(self.invocation.timeout)
             except (requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout):
                 self.kill(Reason.TIMEOUT)
-                status = self.container.wait(timeout=30)["StatusCode"]
+                status = self._wait(30)
             Path(self.invocation.stdout).write_bytes(
                 self.container.logs(stdout=True, stderr=False))
             Path(self.invocation.stderr).write_bytes(
