@@ -14,6 +14,7 @@ from collections.abc import Callable
 from core.errors import SluiceError
 from core.periodic import Periodic
 from core.store import JobStore
+from workers.processes import alive
 
 log = logging.getLogger(__name__)
 HOST = socket.gethostname()
@@ -73,15 +74,7 @@ class Leases:
         if host != HOST or not pid_text.isdigit():
             return False
         pid = int(pid_text)
-        if pid == os.getpid():
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return pid == os.getpid() or not alive(pid)
 
     def renew(self) -> None:
         """One round of heartbeats for the claimed jobs of this process."""

@@ -17,6 +17,7 @@ from core.functions import Function
 from core.jobs import Job, OutputObject
 from core.keys import file_name
 from core.objects import ObjectStore
+from workers.processes import alive
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -64,7 +65,7 @@ def remove_stale_workdirs(base: Path) -> None:
         return
     stale = [entry for entry in base.iterdir()
              if entry.name.partition("-")[0].isdigit()
-             and not _alive(int(entry.name.partition("-")[0]))]
+             and not alive(int(entry.name.partition("-")[0]))]
     if stale:
         _kill_processes_in(stale)
     for entry in stale:
@@ -85,16 +86,6 @@ def _kill_processes_in(directories: list[Path]) -> None:
                 os.kill(int(proc.name), signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def stage_in(job: Job, workdir: Workdir, blobs: Blobs, objects: ObjectStore) -> Path:

@@ -17,6 +17,7 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 from core.errors import Invalid, Unavailable
 from core.jobs import Reason
 from workers.executors.base import Execution, Invocation
+from workers.processes import alive
 
 log = logging.getLogger(__name__)
 MOUNT = "/sluice"
@@ -53,7 +54,7 @@ class ContainerExecutor:
         removed = 0
         for container in self.client.containers.list(all=True, filters={"label": MANAGED}):
             host, _, pid = container.labels.get(WORKER, "").partition("/")
-            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            if host == socket.gethostname() and pid.isdigit() and not alive(int(pid)):
                 container.remove(force=True)
                 removed += 1
         if removed:
@@ -147,13 +148,3 @@ def _container_environment(environment: dict, root: Path) -> dict[str, str]:
            for k, v in environment.items() if k != "PATH"}
     env.update(HOME=_CONTAINER_HOME, TMPDIR=_CONTAINER_HOME)
     return env
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
