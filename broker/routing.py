@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-import time
 from collections.abc import Iterator
 
 from broker.submission import JobSubmitter
 from core import metrics
+from core.catalog import FunctionCatalog
 from core.errors import Invalid, NotFound
 from core.events import ObjectEvent
 from core.functions import Function
 from core.jobs import Job, Trigger
 from core.keys import check_key
 from core.objects import ObjectStore
-from core.store import JobStore
 
 log = logging.getLogger(__name__)
-FUNCTIONS_TTL_SECONDS = 1.0
 
 
 @dataclasses.dataclass
@@ -32,14 +29,10 @@ class ScanProgress:
 
 
 class EventRouter:
-    def __init__(self, store: JobStore, objects: ObjectStore, submitter: JobSubmitter,
-                 max_depth: int):
-        self.store, self.objects, self.submitter = store, objects, submitter
+    def __init__(self, catalog: FunctionCatalog, objects: ObjectStore,
+                 submitter: JobSubmitter, max_depth: int):
+        self.catalog, self.objects, self.submitter = catalog, objects, submitter
         self.max_depth = max_depth
-        self._functions: list[Function] = []
-        self._version: tuple[int, float] | None = None
-        self._loaded_at = 0.0
-        self._lock = threading.Lock()
 
     def route(self, event: ObjectEvent) -> list[Job]:
         """Submit a job for every function the event triggers; returns the new jobs.
@@ -88,16 +81,7 @@ class EventRouter:
                 yield progress
 
     def functions(self, *, fresh: bool = False) -> list[Function]:
-        """All functions: checked for changes at most once a second, or now when `fresh`,
-        and re-read only when they changed."""
-        with self._lock:
-            if fresh or time.monotonic() - self._loaded_at > FUNCTIONS_TTL_SECONDS:
-                version = self.store.functions_version()
-                if version != self._version:
-                    self._functions = self.store.list_functions()
-                    self._version = version
-                self._loaded_at = time.monotonic()
-            return self._functions
+        return self.catalog.all(fresh=fresh)
 
     @staticmethod
     def _targets(event: ObjectEvent, functions: list[Function]) -> list[Function]:

@@ -18,6 +18,7 @@ from broker.routing import EventRouter
 from broker.submission import JobSubmitter
 from core import metrics
 from core.blobs import Blobs
+from core.catalog import FunctionCatalog
 from core.errors import Invalid, NotFound
 from core.functions import Function, parse_document, resolve_all
 from core.ids import is_job_id
@@ -29,7 +30,6 @@ from gateway.auth import Caller
 from gateway.waiting import Waiters
 
 log = logging.getLogger(__name__)
-FUNCTION_CACHE_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +52,10 @@ class Service:
         self.events, self.pool = events, pool
         self.blobs = Blobs(store, objects, settings.s3.system_bucket, settings.inline_max)
         self.submitter = JobSubmitter(store, self.blobs, publisher)
-        self.router = EventRouter(store, objects, self.submitter, settings.max_chain_depth)
+        self.catalog = FunctionCatalog(store)
+        self.router = EventRouter(self.catalog, objects, self.submitter,
+                                  settings.max_chain_depth)
         self.waiters: Waiters | None = None
-        self._functions: dict[str, tuple[float, Function]] = {}
 
     async def run(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(
@@ -85,21 +86,9 @@ class Service:
                                *((i.bucket, i.prefix) for i in fn.input)}:
             if prefix:
                 self.objects.ensure_folder(bucket, prefix)
-        self._functions.pop(fn.name, None)
-        return self.store.replace_function(fn) if replace else self.store.create_function(fn)
-
-    def _function(self, name: str) -> Function:
-        """A function by name, cached for a second: invocations of a busy function do not
-        each read and validate its spec. Other gateways see a change within that second."""
-        now = time.monotonic()
-        cached = self._functions.get(name)
-        if cached is not None and now - cached[0] < FUNCTION_CACHE_SECONDS:
-            return cached[1]
-        fn = self.store.get_function(name)
-        if len(self._functions) > 1024:
-            self._functions.clear()
-        self._functions[name] = (now, fn)
-        return fn
+        stored = self.store.replace_function(fn) if replace else self.store.create_function(fn)
+        self.catalog.forget()
+        return stored
 
     async def get_function(self, caller: Caller, name: str) -> Function:
         fn = await self.run(self.store.get_function, name)
@@ -112,8 +101,8 @@ class Service:
 
     async def delete_function(self, caller: Caller, name: str) -> None:
         caller.require_admin()
-        self._functions.pop(name, None)
         await self.run(self.store.delete_function, name)
+        self.catalog.forget()
 
     # -- invocations ----------------------------------------------------------------------
 
@@ -128,7 +117,7 @@ class Service:
 
     def _accept(self, caller: Caller, request: Invocation) -> tuple[Job, bool, float | None]:
         """Commit the job, then publish it: one trip to the thread pool."""
-        fn = self._function(request.function)
+        fn = self.catalog.get(request.function)
         caller.require_function(fn)
         wait = request.wait
         if request.respond_async or (fn.mode == "async" and wait is None):
@@ -187,7 +176,7 @@ class Service:
                           include_active: bool = False) -> int:
         """Delete the function's jobs (all of them when `job_ids` is None); active ones are
         cancelled first when `include_active`, otherwise left alone."""
-        caller.require_function(await self.run(self._function, function))
+        caller.require_function(await self.run(self.catalog.get, function))
         if job_ids is None:
             jobs = await self.run(self.store.list_jobs, function=function, limit=100_000)
         else:

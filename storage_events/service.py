@@ -11,6 +11,7 @@ from broker.publishing import JobPublisher
 from broker.routing import EventRouter
 from broker.submission import JobSubmitter
 from core.blobs import Blobs
+from core.catalog import FunctionCatalog
 from core.errors import Invalid
 from core.events import ObjectEvent, parse_s3_notification
 from core.objects import ObjectStore
@@ -30,7 +31,8 @@ class ListenerService:
             self.store, Blobs(self.store, self.objects, settings.s3.system_bucket,
                               settings.inline_max),
             publisher)
-        self.router = EventRouter(self.store, self.objects, submitter, settings.max_chain_depth)
+        self.router = EventRouter(FunctionCatalog(self.store), self.objects, submitter,
+                                  settings.max_chain_depth)
         self.reconciler = Reconciler(self.router)
         self._stops = []
 

@@ -9,6 +9,7 @@ import dramatiq
 from broker.events import Events
 from broker.publishing import JobPublisher, function_queue
 from core.blobs import Blobs
+from core.catalog import FunctionCatalog
 from core.errors import Invalid
 from core.objects import ObjectStore
 from core.periodic import Periodic
@@ -62,7 +63,7 @@ class WorkerService:
                                       worker_threads=settings.worker.threads)
         self.discovery = Periodic("sluice-queue-discovery", DISCOVERY_SECONDS,
                                   self.discover_queues)
-        self._functions_version: tuple[int, float] | None = None
+        self.catalog = FunctionCatalog(self.store)
 
     def start(self) -> None:
         self.store.migrate()
@@ -80,14 +81,7 @@ class WorkerService:
     def discover_queues(self) -> None:
         """Consume the queue of every function served (Dramatiq starts a consumer for a
         queue declared while the worker runs)."""
-        if self.functions:
-            names = self.functions
-        else:
-            version = self.store.functions_version()
-            if version == self._functions_version:
-                return
-            names = [fn.name for fn in self.store.list_functions()]
-            self._functions_version = version
+        names = self.functions or [fn.name for fn in self.catalog.all(fresh=True)]
         for name in names:
             self.broker.declare_queue(function_queue(self.settings.queue, name))
 
