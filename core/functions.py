@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import Invalid
+from core.placement import Placement, parse_placement
 from core.triggers import InputSpec, OutputSpec, overlaps, parse_inputs, parse_output
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -25,7 +26,8 @@ _MEMORY_UNITS = {None: 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
                  "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
-          "network", "input", "output", "guard", "log_level", "mode", "description")
+          "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
+          "description")
 MAX_GUARD_DEPTH = 100
 MAX_TIMEOUT = 7 * 24 * 3600
 
@@ -41,6 +43,7 @@ class Function:
     memory: int | None = None
     cpu: float | None = None
     network: bool = False
+    placement: Placement = Placement()
     input: tuple[InputSpec, ...] | None = None
     output: OutputSpec | None = None
     guard_depth: int | None = None
@@ -74,6 +77,10 @@ class Function:
             spec["output"] = {"bucket": self.output.bucket, "prefix": self.output.prefix}
         if self.guard_depth is not None:
             spec["guard"] = {"max_depth": self.guard_depth}
+        if self.placement.gpu:
+            spec["gpu"] = self.placement.gpu
+        if self.placement.kubernetes_spec():
+            spec["kubernetes"] = self.placement.kubernetes_spec()
         return spec
 
     def resolved(self, bucket: str, path: str = "") -> Function:
@@ -166,6 +173,7 @@ class Function:
         network = spec.get("network", False)
         if not isinstance(network, bool):
             bad("network", "must be true or false")
+        placement = parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)
         description = spec.get("description", "")
         if not isinstance(description, str):
             bad("description", "must be a string")
@@ -174,7 +182,7 @@ class Function:
         return cls(
             name=fn_name, command=tuple(command) if command else None, script=script, image=image,
             environment=env, timeout=timeout if timeout is not None else 300.0, memory=memory,
-            cpu=cpu, network=network is True, input=inputs, output=output,
+            cpu=cpu, network=network is True, placement=placement, input=inputs, output=output,
             guard_depth=guard_depth,
             log_level=log_level.upper(), mode=mode,
             description=description, token=token or secrets.token_urlsafe(32), revision=revision,

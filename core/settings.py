@@ -36,6 +36,7 @@ class Secret:
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
+_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 def parse_size(text: str, *, name: str) -> int:
@@ -58,6 +59,17 @@ class S3Settings:
 
 
 @dataclasses.dataclass(frozen=True)
+class KubernetesSettings:
+    """For the `kubernetes` executor: where its Jobs go and what stages them."""
+
+    namespace: str = "default"
+    image: str = "sluice:0.1.0"
+    s3_secret: str = "sluice-s3"
+    ttl_seconds: int = 3600
+    staging_seconds: int = 300
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkerSettings:
     threads: int = 8
     heartbeat_seconds: float = 5.0
@@ -68,6 +80,7 @@ class WorkerSettings:
     container_host: str | None = None
     pull_policy: str = "if-not-present"
     shutdown_seconds: float = 30.0
+    kubernetes: KubernetesSettings = dataclasses.field(default_factory=KubernetesSettings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +166,23 @@ class Settings:
                 executor=get("EXECUTOR", WorkerSettings.executor),
                 container_host=get("CONTAINER_HOST", env.get("DOCKER_HOST") or None),
                 pull_policy=get("PULL_POLICY", WorkerSettings.pull_policy),
+                kubernetes=KubernetesSettings(
+                    namespace=get("K8S_NAMESPACE", _pod_namespace()),
+                    image=get("K8S_IMAGE", KubernetesSettings.image),
+                    s3_secret=get("K8S_S3_SECRET", KubernetesSettings.s3_secret),
+                    ttl_seconds=int(number("K8S_TTL", KubernetesSettings.ttl_seconds, int)),
+                    staging_seconds=int(number("K8S_STAGING_TIMEOUT",
+                                               KubernetesSettings.staging_seconds, int)),
+                ),
             ),
         )
         values.update(overrides)
         return cls(**values)
+
+
+def _pod_namespace() -> str:
+    """The namespace this process runs in when it runs in a pod, else `default`."""
+    try:
+        return Path(_NAMESPACE_FILE).read_text().strip() or KubernetesSettings.namespace
+    except OSError:
+        return KubernetesSettings.namespace

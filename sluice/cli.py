@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="concurrent jobs (default $SLUICE_WORKER_THREADS)")
     p.add_argument("--functions", help="serve only these functions (a worker pool), "
                                        "comma-separated; default: all")
+    for step in ("in", "out"):
+        p = command(f"stage-{step}", servers.staging, f"stage a Kubernetes Job's "
+                    f"{'input' if step == 'in' else 'outputs'} (runs in the Job's pod)")
+        p.add_argument("--dir", help="the pod's shared directory (default $SLUICE_DIR or "
+                                     "/sluice)")
+        p.set_defaults(step=step)
 
     p = command("deploy", deploy, "create or update the functions in a YAML or JSON file")
     p.add_argument("-f", "--file", required=True, type=Path)

@@ -1,4 +1,4 @@
-"""Server commands: `sluice gateway` and `sluice worker`."""
+"""Server commands: `sluice gateway`, `worker`, `listener`, and the staging steps."""
 
 from __future__ import annotations
 
@@ -93,3 +93,29 @@ def listener(args) -> None:
     service.start()
     _wait_for_signal()
     service.stop()
+
+
+def staging(args) -> int:
+    """`sluice stage-in` and `sluice stage-out`: the Sluice containers of a Kubernetes Job's
+    pod (see workers.pod_staging)."""
+    from pathlib import Path
+
+    from core.errors import SluiceError
+    from core.objects import ObjectStore
+    from workers import pod_staging
+    configure_logging()
+    root = Path(args.dir or os.environ.get("SLUICE_DIR") or pod_staging.ROOT)
+    try:
+        plan = pod_staging.StagingPlan.from_env()
+        objects = ObjectStore(Settings.from_env().s3)
+        if args.step == "in":
+            path = pod_staging.stage_in(plan, objects, root)
+            log.info("job %s: input staged as %s", plan.job, path)
+        else:
+            result = pod_staging.stage_out(plan, objects, root)
+            log.info("job %s: exit code %s, %d output(s) uploaded", plan.job,
+                     result["exit_code"], len(result["outputs"]))
+    except SluiceError as exc:
+        log.error("staging failed: %s", exc.detail)
+        return 1
+    return 0

@@ -17,7 +17,7 @@ from core.objects import ObjectStore
 from core.store import JobStore
 from workers.executors.base import Executor, Invocation
 from workers.leases import Lease, Leases
-from workers.staging import Workdir, environment, stage_in, stage_out
+from workers.staging import Workdir, environment, input_path, stage_in, stage_out
 
 log = logging.getLogger(__name__)
 
@@ -112,22 +112,27 @@ class JobRunner:
         fn = self._function(job)
         workdir = Workdir.for_thread(self.workdir)
         try:
-            input_file = stage_in(job, workdir, self.blobs, self.objects)
+            bucket = fn.output.bucket
+            if bucket not in self._buckets:
+                self.objects.ensure_bucket(bucket)
+                self._buckets.add(bucket)
+            if self.executor.stages_itself:
+                input_file = input_path(job, workdir)
+            else:
+                input_file = stage_in(job, workdir, self.blobs, self.objects)
             invocation = Invocation(
                 argv=tuple(fn.argv()), environment=environment(job, fn, workdir, input_file),
                 workdir=workdir.root, stdout=workdir.stdout, stderr=workdir.stderr,
                 timeout=fn.timeout, memory=fn.memory, cpu=fn.cpu, image=fn.image,
-                network=fn.network)
+                network=fn.network, job=job, function=fn)
             running = self.executor.start(invocation)
             lease.on_lost = lambda: running.kill(Reason.CANCELLED)
             if lease.lost:
                 running.kill(Reason.CANCELLED)
             execution = running.wait()
-            bucket = fn.output.bucket
-            if bucket not in self._buckets:
-                self.objects.ensure_bucket(bucket)
-                self._buckets.add(bucket)
-            outputs = stage_out(job, fn, workdir, self.objects)
+            outputs = execution.outputs
+            if outputs is None:
+                outputs = stage_out(job, fn, workdir, self.objects)
             stdout_ref, inline = self.blobs.prepare(f"stdout/{job.id}",
                                                     workdir.stdout.read_bytes())
             stderr_ref, inline_err = self.blobs.prepare(f"stderr/{job.id}",

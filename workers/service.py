@@ -23,16 +23,24 @@ from workers.staging import remove_stale_workdirs
 from workers.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
-EXECUTORS = ("process", "container")
+EXECUTORS = ("process", "container", "kubernetes")
 DISCOVERY_SECONDS = 0.5
 
 
-def build_executor(settings: WorkerSettings):
+def build_executor(settings: WorkerSettings, objects: ObjectStore, blobs: Blobs, owner: str):
+    """The executor named by SLUICE_EXECUTOR; the Docker and Kubernetes clients are imported
+    only by the workers that use them."""
     if settings.executor == "container":
         from workers.executors.container import ContainerExecutor
         executor = ContainerExecutor(settings.container_host, settings.pull_policy)
         executor.remove_orphans()
         return executor
+    if settings.executor == "kubernetes":
+        from workers.executors.cluster import KubernetesExecutor
+        from workers.executors.kubernetes import KubernetesApi
+        return KubernetesExecutor(KubernetesApi(settings.kubernetes.namespace), objects, blobs,
+                                  cluster=settings.kubernetes, pull_policy=settings.pull_policy,
+                                  worker=owner)
     return ProcessExecutor()
 
 
@@ -53,7 +61,8 @@ class WorkerService:
                              settings.worker.lease_seconds)
         self.runner = JobRunner(
             store=self.store, objects=self.objects, blobs=blobs, events=events,
-            executor=build_executor(settings.worker), leases=self.leases,
+            executor=build_executor(settings.worker, self.objects, blobs, self.leases.owner),
+            leases=self.leases,
             workdir=settings.data_dir.resolve() / "work", bucket=settings.s3.bucket)
         self.sweeper = Sweeper(self.store, JobPublisher(broker, settings.queue), settings.worker)
         declare_actors(broker, self.runner, settings.queue)

@@ -88,15 +88,18 @@ def _kill_processes_in(directories: list[Path]) -> None:
                 pass
 
 
+def input_path(job: Job, workdir: Workdir) -> Path:
+    """Where `INPUT_FILE_PATH` points: the object that triggered the job, under the last
+    part of its key, or the request body, as `input`."""
+    return workdir.input_dir / (file_name(job.source_key) if job.source_key else "input")
+
+
 def stage_in(job: Job, workdir: Workdir, blobs: Blobs, objects: ObjectStore) -> Path:
-    """Put the job's input where `INPUT_FILE_PATH` says: the object that triggered it, under
-    the last part of its key, or the request body."""
+    path = input_path(job, workdir)
     if job.source_key is not None:
-        path = workdir.input_dir / file_name(job.source_key)
         objects.download(job.source_bucket, job.source_key, path)
-        return path
-    path = workdir.input_dir / "input"
-    path.write_bytes(blobs.get(job.input_ref) if job.input_ref else b"")
+    else:
+        path.write_bytes(blobs.get(job.input_ref) if job.input_ref else b"")
     return path
 
 
@@ -132,12 +135,20 @@ def stage_out(job: Job, fn: Function, workdir: Workdir, objects: ObjectStore
     """Upload every output file under `<prefix>/<job id>/`, keeping relative paths, so that a
     re-run of the same job overwrites rather than duplicates. Each object says which job
     made it and how deep in a chain it is, for the triggers it may fire."""
-    bucket = fn.output.bucket
-    metadata = {"sluice-job": job.id, "sluice-depth": str(job.depth + 1)}
+    return upload_outputs(workdir.output_dir, fn.output.bucket, fn.output.key(job.id, ""),
+                          output_metadata(job.id, job.depth), objects)
+
+
+def output_metadata(job_id: str, depth: int) -> dict[str, str]:
+    return {"sluice-job": job_id, "sluice-depth": str(depth + 1)}
+
+
+def upload_outputs(output_dir: Path, bucket: str, key_prefix: str, metadata: dict[str, str],
+                   objects: ObjectStore) -> tuple[OutputObject, ...]:
     uploaded = []
-    for name, path in output_files(workdir.output_dir):
+    for name, path in output_files(output_dir):
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        key = fn.output.key(job.id, name)
+        key = key_prefix + name
         etag = objects.put_file(bucket, key, path, content_type, metadata)
         uploaded.append(OutputObject(name=name, bucket=bucket, key=key, etag=etag,
                                      size=path.stat().st_size, content_type=content_type))

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from core.jobs import Reason
+from core.functions import Function
+from core.jobs import Job, OutputObject, Reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Invocation:
     cpu: float | None = None
     image: str | None = None
     network: bool = False
+    job: Job | None = None
+    function: Function | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Execution:
     cpu_seconds: float | None = None
     peak_memory: int | None = None
     error: str | None = None
+    outputs: tuple[OutputObject, ...] | None = None
+    """What an executor that stages by itself uploaded; None: the worker uploads them."""
 
 
 class Running(Protocol):
@@ -44,5 +49,7 @@ class Running(Protocol):
 
 class Executor(Protocol):
     name: str
+    stages_itself: bool
+    """Whether the executor moves the input and the outputs itself (in a Kubernetes pod)."""
 
     def start(self, invocation: Invocation) -> Running: ...

@@ -31,6 +31,7 @@ _CONTAINER_HOME = "/tmp"
 
 class ContainerExecutor:
     name = "container"
+    stages_itself = False
 
     def __init__(self, host: str | None, pull_policy: str = "if-not-present"):
         if pull_policy not in PULL_POLICIES:

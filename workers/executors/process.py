@@ -27,6 +27,7 @@ def _gnu_time() -> str | None:
 
 class ProcessExecutor:
     name = "process"
+    stages_itself = False
 
     def __init__(self):
         self.time = _gnu_time()

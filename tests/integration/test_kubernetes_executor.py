@@ -1,0 +1,140 @@
+"""The Kubernetes executor through its narrow cluster interface, against a local kubelet
+that runs each Job's pod for real as processes (tests/fixtures/kubelet.py): the staging
+protocol, the outputs in real S3 (SeaweedFS), and what the worker makes of OOM kills,
+deadlines, cancellation and images that cannot be pulled. There is no Kubernetes API server
+on these machines; the client behind the interface is not exercised here."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core.blobs import Blobs
+from core.functions import Function
+from core.ids import new_id
+from core.jobs import Job, JobStatus, Reason, Trigger
+from core.settings import KubernetesSettings
+from core.store import JobStore
+from tests.fixtures.kubelet import LocalKubelet
+from workers.executors.base import Invocation
+from workers.executors.cluster import KubernetesExecutor
+from workers.staging import Workdir, environment, input_path
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store.migrate()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def kubelet(tmp_path, s3_settings):
+    secret = {"SLUICE_S3_URL": s3_settings.url,
+              "SLUICE_S3_ACCESS_KEY": s3_settings.access_key.reveal(),
+              "SLUICE_S3_SECRET_KEY": s3_settings.secret_key.reveal()}
+    kubelet = LocalKubelet(tmp_path / "pods", {"sluice-s3": secret},
+                           missing_images=("registry.example/missing:1",))
+    yield kubelet
+    kubelet.remove()
+
+
+@pytest.fixture
+def run(tmp_path, kubelet, objects, store, s3_settings):
+    blobs = Blobs(store, objects, s3_settings.system_bucket, inline_max=1024)
+    objects.ensure_bucket(s3_settings.bucket)
+
+    def run(script: str, *, body: bytes = b"", source: str | None = None, kill_after=None,
+            staging_seconds: int = 60, **spec):
+        fn = Function.from_spec({"name": "k8s", "image": "busybox:1.36", "script": script,
+                                 **spec}).resolved(s3_settings.bucket)
+        job = Job(id=new_id(), function=fn.name, revision=1, trigger=Trigger.HTTP,
+                  status=JobStatus.RUNNING, spec=fn.to_spec(), created_at=time.time(),
+                  attempts=1, input_ref=f"db:in/{new_id()}" if body else None,
+                  source_bucket=s3_settings.bucket if source else None, source_key=source)
+        store.create_job(job, inline_blobs={job.input_ref.removeprefix("db:"): body}
+                         if body else None)
+        executor = KubernetesExecutor(
+            kubelet, objects, blobs, cluster=KubernetesSettings(staging_seconds=staging_seconds),
+            pull_policy="if-not-present", worker="test-worker")
+        workdir = Workdir.for_thread(tmp_path / "work")
+        invocation = Invocation(
+            argv=tuple(fn.argv()), workdir=workdir.root, stdout=workdir.stdout,
+            stderr=workdir.stderr, timeout=fn.timeout, image=fn.image, job=job, function=fn,
+            environment=environment(job, fn, workdir, input_path(job, workdir)))
+        running = executor.start(invocation)
+        if kill_after is not None:
+            threading.Timer(kill_after, running.kill, args=(Reason.CANCELLED,)).start()
+        execution = running.wait()
+        return execution, workdir, running.name
+    return run
+
+
+def test_a_job_stages_its_input_runs_and_uploads_its_outputs(run, objects, s3_settings):
+    objects.put_bytes(s3_settings.bucket, "k8s/input/photo one.txt", b"from the bucket\n")
+    execution, workdir, _ = run(
+        'tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/upper.txt"; '
+        'mkdir -p "$TMP_OUTPUT_DIR/nested"; echo deep > "$TMP_OUTPUT_DIR/nested/n.txt"; '
+        'echo "job $JOB_ID in $(basename "$INPUT_FILE_PATH")"; echo a warning >&2',
+        source="k8s/input/photo one.txt")
+    assert (execution.exit_code, execution.reason, execution.error) == (0, None, None)
+    by_name = {o.name: o for o in execution.outputs}
+    assert sorted(by_name) == ["nested/n.txt", "upper.txt"]
+    upper = by_name["upper.txt"]
+    assert objects.get_bytes(upper.bucket, upper.key) == b"FROM THE BUCKET\n"
+    info = objects.stat(upper.bucket, upper.key)
+    assert info.metadata.get("sluice-depth") == "1" and upper.etag == info.etag
+    assert workdir.stdout.read_text().endswith("in photo one.txt\n")
+    assert workdir.stderr.read_text() == "a warning\n"
+
+
+def test_a_request_body_in_the_job_store_reaches_the_pod(run):
+    execution, workdir, _ = run('wc -c < "$INPUT_FILE_PATH"', body=b"twelve bytes")
+    assert execution.exit_code == 0
+    assert workdir.stdout.read_text().strip() == "12"
+
+
+def test_a_failing_function_reports_its_exit_code_and_still_uploads(run):
+    execution, workdir, _ = run('echo partial > "$TMP_OUTPUT_DIR/p.txt"; echo boom >&2; exit 3')
+    assert (execution.exit_code, execution.reason) == (3, Reason.ERROR)
+    assert [o.name for o in execution.outputs] == ["p.txt"]
+    assert workdir.stderr.read_text() == "boom\n"
+
+
+def test_an_oom_killed_container_is_reported_as_oom(run, kubelet):
+    kubelet.oom_after = 0.5
+    execution, _, name = run("echo started; sleep 30", memory="64Mi")
+    assert (execution.exit_code, execution.reason) == (137, Reason.OOM)
+    assert not kubelet.running(name), "the uploader must notice the killed container"
+
+
+def test_the_jobs_deadline_is_a_timeout(run, kubelet):
+    started = time.monotonic()
+    execution, _, name = run("sleep 30", timeout=1, staging_seconds=1)
+    assert execution.reason == Reason.TIMEOUT
+    assert time.monotonic() - started < 10
+    assert not kubelet.running(name)
+
+
+def test_cancelling_deletes_the_job_and_its_processes(run, kubelet):
+    execution, _, name = run("sleep 30", kill_after=1.0)
+    assert execution.reason == Reason.CANCELLED
+    assert kubelet.pods[name].deleted and not kubelet.running(name)
+
+
+def test_an_image_that_cannot_be_pulled_fails_the_attempt_at_once(run, kubelet):
+    started = time.monotonic()
+    execution, _, name = run("true", image="registry.example/missing:1")
+    assert execution.reason == Reason.ERROR
+    assert "ErrImagePull" in execution.error
+    assert kubelet.pods[name].deleted and time.monotonic() - started < 10
+
+
+def test_functions_without_an_image_or_a_command_are_refused(run):
+    from core.errors import Invalid
+    with pytest.raises(Invalid, match="image"):
+        run("true", image=None)
+

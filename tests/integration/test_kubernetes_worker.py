@@ -1,0 +1,51 @@
+"""The whole path with SLUICE_EXECUTOR=kubernetes: gateway, RabbitMQ, a worker whose
+Kubernetes API is the local kubelet of tests/fixtures/kubelet.py, and SeaweedFS."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.fixtures.kubelet import LocalKubelet
+from workers.executors import kubernetes
+
+
+@pytest.fixture
+def kubelet(tmp_path, s3_settings):
+    secret = {"SLUICE_S3_URL": s3_settings.url,
+              "SLUICE_S3_ACCESS_KEY": s3_settings.access_key.reveal(),
+              "SLUICE_S3_SECRET_KEY": s3_settings.secret_key.reveal()}
+    kubelet = LocalKubelet(tmp_path / "pods", {"sluice-s3": secret})
+    yield kubelet
+    kubelet.remove()
+
+
+@pytest.fixture
+def settings(settings, kubelet, monkeypatch):
+    monkeypatch.setattr(kubernetes, "KubernetesApi", lambda namespace: kubelet)
+    return dataclasses.replace(settings, worker=dataclasses.replace(
+        settings.worker, executor="kubernetes"))
+
+
+async def test_an_invocation_runs_as_a_kubernetes_job(api, kubelet):
+    await api.deploy("shout", image="busybox:1.36",
+                     script='tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/loud.txt"')
+    response = await api.request("POST", "/v1/functions/shout/invocations", data=b"quiet words")
+    assert response.status == 200, await response.text()
+    assert await response.read() == b"QUIET WORDS"
+    job_id = response.headers["Sluice-Job-Id"]
+    (name,) = kubelet.pods
+    assert name == f"sluice-{job_id}-1"
+    job = await (await api.request("GET", f"/v1/jobs/{job_id}")).json()
+    assert job["status"] == "succeeded" and job["exit_code"] == 0
+    assert [o["name"] for o in job["outputs"]] == ["loud.txt"]
+
+
+async def test_a_function_without_an_image_fails_with_a_clear_error(api):
+    await api.deploy("bare", script="true")
+    response = await api.request("POST", "/v1/functions/bare/invocations")
+    job_id = response.headers["Sluice-Job-Id"]
+    job = await (await api.request("GET", f"/v1/jobs/{job_id}")).json()
+    assert job["status"] == "failed"
+    assert "needs the function's image" in job["error"]

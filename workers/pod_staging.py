@@ -1,0 +1,162 @@
+"""The staging protocol inside a Kubernetes Job's pod, which shares one `emptyDir` mounted at
+`/sluice` between three containers:
+
+1. `stage-in` (init container, the Sluice image) downloads the input, copies `WRAPPER` in,
+   and makes the pipe `.alive`;
+2. `function` (the function's image) runs the command through the wrapper, which holds
+   `.alive` open while it lives, writes the command's stdout to `stdout` and its exit code
+   to `exit-code`; stderr stays the container's log;
+3. `stage-out` (the Sluice image) reads `.alive` to its end, which comes when the wrapper
+   exits or its container is killed (out of memory, say), uploads the outputs and stdout,
+   and writes the result document that the worker reads.
+
+Nothing here talks to Kubernetes; the same steps run as plain processes in the tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import select
+import time
+from pathlib import Path
+from typing import Any
+
+from core.errors import Invalid
+from core.jobs import OutputObject
+from core.keys import check_key
+from core.objects import ObjectStore
+from workers.staging import Workdir, upload_outputs
+
+ROOT = Path("/sluice")
+PLAN_VARIABLE = "SLUICE_STAGING"
+WRAPPER = """\
+#!/bin/sh
+# Sluice's wrapper: holds .alive open while it lives (the uploader waits for its end),
+# keeps stdout in a file (stderr stays the container's log) and records the exit code.
+dir=${SLUICE_DIR:-/sluice}
+exec 9<>"$dir/.alive"
+: >"$dir/started"
+cd "$dir/output" || exit 70
+"$@" >"$dir/stdout" 9>&-
+code=$?
+printf '%s\\n' "$code" >"$dir/exit-code"
+exit "$code"
+"""
+
+
+def pod_dirs(root: Path = ROOT) -> Workdir:
+    return Workdir(root=root, input_dir=root / "input", output_dir=root / "output",
+                   stdout=root / "stdout", stderr=root / "stderr")
+
+
+@dataclasses.dataclass(frozen=True)
+class StagingPlan:
+    """What the staging containers of one attempt do, passed to them as JSON."""
+
+    job: str
+    input_name: str
+    output_bucket: str
+    output_prefix: str
+    metadata: dict[str, str]
+    result_bucket: str
+    result_key: str
+    stdout_key: str
+    input_bucket: str | None = None
+    input_key: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> StagingPlan:
+        try:
+            plan = cls(**json.loads(text))
+        except (TypeError, ValueError) as exc:
+            raise Invalid(f"{PLAN_VARIABLE} is not a staging plan: {exc}") from exc
+        if "/" in plan.input_name or plan.input_name in ("", ".", ".."):
+            raise Invalid(f"{PLAN_VARIABLE}: input_name must be a file name")
+        for key in (plan.input_key, plan.result_key, plan.stdout_key, plan.output_prefix + "x"):
+            if key is not None:
+                check_key(key)
+        return plan
+
+    @classmethod
+    def from_env(cls) -> StagingPlan:
+        text = os.environ.get(PLAN_VARIABLE)
+        if not text:
+            raise Invalid(f"{PLAN_VARIABLE} is not set: the staging commands run in a "
+                          "Sluice Job's pod")
+        return cls.from_json(text)
+
+
+def stage_in(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> Path:
+    """The init container's work: directories, the input, the wrapper and the pipe."""
+    dirs = pod_dirs(root)
+    for directory in (dirs.input_dir, dirs.output_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    path = dirs.input_dir / plan.input_name
+    if plan.input_key is not None and plan.input_bucket is not None:
+        objects.download(plan.input_bucket, plan.input_key, path)
+    else:
+        path.touch()
+    wrapper = root / "run"
+    wrapper.write_text(WRAPPER)
+    wrapper.chmod(0o755)
+    alive = root / ".alive"
+    if not alive.exists():
+        os.mkfifo(alive, 0o666)
+    # The function's image may run as any user: let it write its outputs.
+    dirs.output_dir.chmod(0o1777)
+    return path
+
+
+def wait_for_function(root: Path = ROOT, poll: float = 0.05) -> int | None:
+    """Wait until the wrapper is gone: its exit code, or None when its container was killed
+    before it could record one. The wrapper holds `.alive` open from before it marks itself
+    `started`, so once it has started, an end of file on the pipe means it is gone."""
+    exit_code = root / "exit-code"
+    fd = os.open(root / ".alive", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while not exit_code.exists():
+            started = (root / "started").exists()
+            try:
+                if not os.read(fd, 4096) and started:
+                    break
+                time.sleep(poll)
+            except BlockingIOError:
+                select.select([fd], [], [], 1.0)
+    finally:
+        os.close(fd)
+    try:
+        return int(exit_code.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def stage_out(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> dict[str, Any]:
+    """The uploader's work once the function is over: outputs, stdout, the result document."""
+    exit_code = wait_for_function(root)
+    dirs = pod_dirs(root)
+    outputs = upload_outputs(dirs.output_dir, plan.output_bucket, plan.output_prefix,
+                             plan.metadata, objects)
+    stdout_size = dirs.stdout.stat().st_size if dirs.stdout.exists() else 0
+    if stdout_size:
+        objects.put_file(plan.result_bucket, plan.stdout_key, dirs.stdout, "text/plain", {})
+    result = {"exit_code": exit_code, "stdout_size": stdout_size,
+              "outputs": [o.to_dict() for o in outputs]}
+    objects.put_bytes(plan.result_bucket, plan.result_key, json.dumps(result).encode())
+    return result
+
+
+def parse_result(data: bytes) -> tuple[int | None, int, tuple[OutputObject, ...]]:
+    """The worker's reading of a result document: exit code, stdout size, outputs."""
+    try:
+        result = json.loads(data)
+        outputs = tuple(OutputObject(**o) for o in result["outputs"])
+        exit_code, stdout_size = result["exit_code"], int(result["stdout_size"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise Invalid(f"the uploader's result document is malformed: {exc}") from exc
+    if exit_code is not None and not isinstance(exit_code, int):
+        raise Invalid("the uploader's result document has a malformed exit code")
+    return exit_code, stdout_size, outputs
