@@ -99,6 +99,7 @@ class Settings:
     sync_wait_seconds: float = 60.0
     max_chain_depth: int = 10
     max_wait_seconds: float = 300.0
+    metrics_port: int | None = None
     s3: S3Settings = dataclasses.field(default_factory=S3Settings)
     worker: WorkerSettings = dataclasses.field(default_factory=WorkerSettings)
 
@@ -149,6 +150,7 @@ class Settings:
             sync_wait_seconds=number("SYNC_WAIT", cls.sync_wait_seconds),
             max_chain_depth=int(number("MAX_CHAIN_DEPTH", cls.max_chain_depth, int)),
             max_wait_seconds=number("MAX_WAIT", cls.max_wait_seconds),
+            metrics_port=int(number("METRICS_PORT", 0, int)) or None,
             s3=S3Settings(
                 url=get("S3_URL", S3Settings.url),
                 access_key=Secret(access) if access else None,
@@ -166,6 +168,7 @@ class Settings:
                 executor=get("EXECUTOR", WorkerSettings.executor),
                 container_host=get("CONTAINER_HOST", env.get("DOCKER_HOST") or None),
                 pull_policy=get("PULL_POLICY", WorkerSettings.pull_policy),
+                shutdown_seconds=number("WORKER_SHUTDOWN", WorkerSettings.shutdown_seconds),
                 kubernetes=KubernetesSettings(
                     namespace=get("K8S_NAMESPACE", _pod_namespace()),
                     image=get("K8S_IMAGE", KubernetesSettings.image),

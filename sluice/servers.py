@@ -19,6 +19,14 @@ def configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def serve_metrics(settings: Settings) -> None:
+    """Workers and listeners in a cluster: /metrics on SLUICE_METRICS_PORT, if set, for
+    Prometheus and for the probes."""
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+        start_http_server(settings.metrics_port, addr=settings.host)
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -75,6 +83,7 @@ def worker(args) -> None:
     service = WorkerService(settings, rabbitmq_broker(settings.broker_url),
                             RabbitEvents(settings.broker_url, settings.queue), functions)
     service.start()
+    serve_metrics(settings)
     _wait_for_signal()
     log.info("worker stopping: finishing the jobs it has")
     service.stop()
@@ -91,6 +100,7 @@ def listener(args) -> None:
                                                      settings.queue),
                               RabbitEvents(settings.broker_url, settings.queue))
     service.start()
+    serve_metrics(settings)
     _wait_for_signal()
     service.stop()
 

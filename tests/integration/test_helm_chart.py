@@ -1,0 +1,192 @@
+"""The Helm chart, rendered and linted offline with Helm's own Go code (helm-python-sdk). Every
+rendered built-in manifest is validated strictly against Kubernetes 1.29 to 1.33; KEDA's
+ScaledObject and the Prometheus Operator's ServiceMonitor against the schemas generated from
+their CRDs (the @kubernetes-models npm packages, run by Node). The chart is also checked
+against the code it configures: queue names, settings, metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from broker.publishing import function_queue
+from core import metrics
+from core.functions import parse_document
+from core.settings import Settings
+from tests.fixtures.services import unavailable
+
+CHART = Path(__file__).parents[2] / "charts" / "sluice"
+CRDS = Path(__file__).parents[1] / "fixtures" / "crds"
+VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33")
+CUSTOM = ("keda.sh/", "monitoring.coreos.com/")
+REQUIRED = {"rabbitmq": {"url": "amqp://sluice:secret@rabbitmq:5672/"},
+            "database": {"url": "postgresql://sluice:secret@postgres/sluice"},
+            "s3": {"url": "https://s3.example.org", "accessKey": "ak", "secretKey": "sk"}}
+EVERYTHING = {
+    **REQUIRED,
+    "rabbitmq": {"url": "amqp://sluice:secret@rabbitmq:5672/",
+                 "managementUrl": "http://sluice:secret@rabbitmq:15672/", "queue": "prod-jobs"},
+    "imagePullSecrets": [{"name": "registry"}],
+    "ingress": {"enabled": True, "className": "nginx", "host": "sluice.example.org",
+                "tls": [{"secretName": "sluice-tls", "hosts": ["sluice.example.org"]}]},
+    "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+    "grafanaDashboard": {"enabled": True},
+    "kubernetesExecutor": {"namespace": "sluice-jobs"},
+    "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/s"}},
+    "listener": {"s3EventsExchange": "minio-events"},
+    "functions": {"resize": {"image": "registry.example.org/imagemagick:7",
+                             "script": 'mogrify -resize 50% "$INPUT_FILE_PATH"',
+                             "memory": "512Mi", "gpu": 1}},
+    "workers": {"shutdownSeconds": 120, "pools": [
+        {"name": "default", "executor": "kubernetes", "threads": 16,
+         "keda": {"enabled": True, "minReplicas": 1, "maxReplicas": 20}},
+        {"name": "gpu", "functions": ["resize", "ocr"], "executor": "kubernetes",
+         "nodeSelector": {"gpu": "true"},
+         "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+         "keda": {"enabled": True, "minReplicas": 0, "maxReplicas": 4, "queueLength": 2}},
+        {"name": "local", "functions": ["hello"], "executor": "process", "replicas": 3}]},
+}
+EXISTING = {"rabbitmq": {"existingSecret": "mq"}, "database": {"existingSecret": "db"},
+            "s3": {"existingSecret": "s3"}, "auth": {"existingSecret": "tokens"}}
+
+
+def render(values: dict) -> list[dict]:
+    manifests = helm.Chart.load(CHART).render(values, name="prod", namespace="sluice")
+    documents = []
+    for path, text in manifests.items():
+        if path.endswith(".yaml"):
+            documents.extend(d for d in yaml.safe_load_all(text) if d)
+    return documents
+
+
+def by_kind(documents: list[dict], kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in documents if d["kind"] == kind}
+
+
+@pytest.fixture(scope="session")
+def crd_validator():
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        unavailable("Node.js and npm (the CRD schemas of the chart's custom resources)")
+    if not (CRDS / "node_modules").is_dir():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CRDS,
+                       check=True, capture_output=True, timeout=300)
+
+    def validate(resources: list[dict]) -> str:
+        result = subprocess.run([node, "validate.mjs"], cwd=CRDS, input=json.dumps(resources),
+                                capture_output=True, text=True, timeout=60)
+        return result.stdout + result.stderr if result.returncode else ""
+    return validate
+
+
+@pytest.mark.parametrize("values", [REQUIRED, EVERYTHING, {**REQUIRED, **EXISTING}],
+                         ids=["required-only", "everything", "existing-secrets"])
+def test_every_rendered_manifest_is_valid(values, crd_validator):
+    documents = render(values)
+    builtin = [d for d in documents if not d["apiVersion"].startswith(CUSTOM)]
+    custom = [d for d in documents if d["apiVersion"].startswith(CUSTOM)]
+    for version in VERSIONS:
+        for document in builtin:
+            kubernetes_validate.validate(document, version, strict=True)
+    assert crd_validator(custom) == ""
+    if values is EVERYTHING:
+        assert {d["kind"] for d in custom} == {"ScaledObject", "ServiceMonitor"}
+
+
+def test_a_broken_custom_resource_would_be_caught(crd_validator):
+    (scaled, *_) = by_kind(render(EVERYTHING), "ScaledObject").values()
+    scaled["spec"]["minReplicaCount"] = "zero"
+    assert "minReplicaCount" in crd_validator([scaled])
+
+
+@pytest.mark.parametrize("values", [REQUIRED, EVERYTHING], ids=["required-only", "everything"])
+def test_the_chart_lints_cleanly(values):
+    report = helm.lint(str(CHART), values, strict=True, kube_version="v1.33.0")
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not problems and not report["errors"], report
+
+
+def test_missing_endpoints_are_named():
+    with pytest.raises(helm.HelmRenderError, match="rabbitmq.url"):
+        render({})
+    with pytest.raises(helm.HelmRenderError, match="database.url"):
+        render({"rabbitmq": REQUIRED["rabbitmq"]})
+
+
+def test_bad_pools_are_refused():
+    with pytest.raises(helm.HelmRenderError, match="not a pool name"):
+        render({**REQUIRED, "workers": {"pools": [{"name": "GPU pool"}]}})
+    with pytest.raises(helm.HelmRenderError, match="executor must be"):
+        render({**REQUIRED, "workers": {"pools": [{"name": "a", "executor": "docker"}]}})
+    with pytest.raises(helm.HelmRenderError, match="managementUrl"):
+        render({**REQUIRED, "workers": {"pools": [{"name": "a", "keda": {"enabled": True}}]}})
+
+
+def test_keda_scales_each_pool_on_the_queues_its_workers_consume():
+    scaled = by_kind(render(EVERYTHING), "ScaledObject")
+    gpu = scaled["prod-sluice-worker-gpu"]
+    queues = [t["metadata"]["queueName"] for t in gpu["spec"]["triggers"]]
+    assert queues == [function_queue("prod-jobs", "resize"), function_queue("prod-jobs", "ocr")]
+    assert gpu["spec"]["scaleTargetRef"]["name"] == "prod-sluice-worker-gpu"
+    assert gpu["spec"]["minReplicaCount"] == 0
+    (everything,) = by_kind(render(EVERYTHING), "ScaledObject")["prod-sluice-worker-default"][
+        "spec"]["triggers"]
+    pattern = re.compile(everything["metadata"]["queueName"])
+    assert pattern.match(function_queue("prod-jobs", "any-function"))
+    assert not pattern.match(function_queue("prod-jobs", "resize") + ".DQ")
+    deployments = by_kind(render(EVERYTHING), "Deployment")
+    assert "replicas" not in deployments["prod-sluice-worker-gpu"]["spec"]
+    assert deployments["prod-sluice-worker-local"]["spec"]["replicas"] == 3
+
+
+def test_worker_pods_configure_the_worker_the_chart_describes():
+    deployments = by_kind(render(EVERYTHING), "Deployment")
+    pod = deployments["prod-sluice-worker-gpu"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["worker", "--functions=resize,ocr"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    settings = Settings.from_env(env)
+    assert settings.worker.executor == "kubernetes" and settings.metrics_port == 9090
+    assert settings.worker.kubernetes.namespace == "sluice-jobs"
+    assert settings.worker.kubernetes.s3_secret == "prod-sluice-s3"
+    assert settings.worker.shutdown_seconds == 120
+    assert pod["terminationGracePeriodSeconds"] > settings.worker.shutdown_seconds
+    assert pod["nodeSelector"] == {"gpu": "true"}
+    secrets = {(d["metadata"].get("namespace"), d["metadata"]["name"])
+               for d in render(EVERYTHING) if d["kind"] == "Secret"}
+    assert ("sluice-jobs", "prod-sluice-s3") in secrets, "Job pods read it in their namespace"
+    roles = by_kind(render(EVERYTHING), "Role")
+    assert roles["prod-sluice-jobs"]["metadata"]["namespace"] == "sluice-jobs"
+    rules = {r["resources"][0]: set(r["verbs"]) for r in roles["prod-sluice-jobs"]["rules"]}
+    assert {"create", "watch", "delete"} <= rules["jobs"] and rules["pods/log"] == {"get"}
+
+
+def test_existing_secrets_replace_the_charts_own():
+    documents = render({**REQUIRED, **EXISTING})
+    assert not by_kind(documents, "Secret")
+    env = by_kind(documents, "Deployment")["prod-sluice-gateway"]["spec"]["template"]["spec"][
+        "containers"][0]["env"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in env if "valueFrom" in e}
+    assert refs == {"SLUICE_BROKER_URL": "mq", "SLUICE_DATABASE_URL": "db"}
+
+
+def test_the_functions_config_map_is_a_deployment_document():
+    config = by_kind(render(EVERYTHING), "ConfigMap")["prod-sluice-functions"]
+    (fn,) = parse_document(yaml.safe_load(config["data"]["functions.yaml"]))
+    assert fn.name == "resize" and fn.placement.gpu == 1
+
+
+def test_the_dashboard_plots_metrics_sluice_exports():
+    dashboard = json.loads((CHART / "dashboards" / "sluice.json").read_text())
+    exported = {m._name for m in vars(metrics).values() if hasattr(m, "_name")}
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\b(sluice_[a-z_]+?)(?:_total|_bucket)?\b", target["expr"])}
+    assert used and used <= exported, used - exported

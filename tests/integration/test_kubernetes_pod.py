@@ -1,0 +1,122 @@
+"""A Kubernetes executor Job's pod run for real in Podman (`podman kube play`): the Sluice
+image built from the Dockerfile stages the input in an init container, a busybox image runs
+the function through the wrapper, and the uploader sends the outputs to SeaweedFS. Podman
+plays Pods, not Jobs, so the test plays the Job's pod template; it runs on the host's network
+to reach SeaweedFS, and with the S3 credentials as plain variables instead of a Secret."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.functions import Function
+from core.ids import new_id
+from core.settings import KubernetesSettings
+from workers.executors.job_manifest import job_manifest
+from workers.pod_staging import StagingPlan, parse_result
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="session")
+def sluice_image(podman):
+    tag = f"localhost/sluice:test-{secrets.token_hex(4)}"
+    build = subprocess.run([ROOT / "scripts" / "build-image.sh", tag], env=podman.env,
+                           capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, f"the image did not build: {build.stderr[-3000:]}"
+    yield tag
+    subprocess.run(["podman", "rmi", "-f", tag], env=podman.env, capture_output=True)
+
+
+@pytest.fixture
+def play(podman, sluice_image, s3_settings, objects, tmp_path):
+    played = []
+
+    def play(script: str, kill_function_after: float | None = None, **spec
+             ) -> tuple[StagingPlan, dict[str, int]]:
+        job = new_id()
+        fn = Function.from_spec({"name": "pod", "image": podman.image, "script": script,
+                                 **spec}).resolved(s3_settings.bucket)
+        plan = StagingPlan(
+            job=job, input_name="in.txt", input_bucket=s3_settings.bucket,
+            input_key="pod/input/in.txt", output_bucket=s3_settings.bucket,
+            output_prefix=fn.output.key(job, ""), metadata={"sluice-job": job},
+            result_bucket=s3_settings.system_bucket, result_key=f"pods/{job}/1/result.json",
+            stdout_key=f"stdout/{job}")
+        manifest = job_manifest(
+            job_id=job, attempt=1, fn=fn, plan=plan, pull_policy="never", worker="test",
+            cluster=KubernetesSettings(image=sluice_image),
+            environment={"INPUT_FILE_PATH": "/sluice/input/in.txt",
+                         "TMP_OUTPUT_DIR": "/sluice/output", "JOB_ID": job, "HOME": "/sluice"})
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": manifest["metadata"],
+               "spec": manifest["spec"]["template"]["spec"]}
+        credentials = [{"name": "SLUICE_S3_URL", "value": s3_settings.url},
+                       {"name": "SLUICE_S3_ACCESS_KEY", "value": s3_settings.access_key.reveal()},
+                       {"name": "SLUICE_S3_SECRET_KEY", "value": s3_settings.secret_key.reveal()}]
+        for container in pod["spec"]["initContainers"] + pod["spec"]["containers"]:
+            if container.pop("envFrom", None):
+                container["env"] += credentials
+        path = tmp_path / f"{job}.yaml"
+        path.write_text(yaml.safe_dump(pod))
+        played.append(path)
+        subprocess.run(["podman", "kube", "play", "--network", "host", path], env=podman.env,
+                       check=True, capture_output=True, timeout=120)
+        name = manifest["metadata"]["name"]
+        if kill_function_after is not None:
+            time.sleep(kill_function_after)
+            subprocess.run(["podman", "kill", "--signal", "KILL", f"{name}-function"],
+                           env=podman.env, check=True, capture_output=True)
+        subprocess.run(["podman", "wait", f"{name}-stage-out"], env=podman.env, check=True,
+                       capture_output=True, timeout=120)
+        states = {}
+        for container in ("function", "stage-out"):
+            inspect = subprocess.run(["podman", "inspect", f"{name}-{container}"], env=podman.env,
+                                     check=True, capture_output=True, text=True)
+            states[container] = json.loads(inspect.stdout)[0]["State"]["ExitCode"]
+        return plan, states
+
+    objects.ensure_bucket(s3_settings.bucket)
+    objects.put_bytes(s3_settings.bucket, "pod/input/in.txt", b"staged by the init container\n")
+    yield play
+    for path in played:
+        subprocess.run(["podman", "kube", "down", path], env=podman.env, capture_output=True)
+
+
+def test_the_pod_stages_runs_and_uploads(play, objects):
+    plan, states = play('tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/loud.txt"; '
+                        'echo "ran as $(id -u)"; exit 4')
+    assert states == {"function": 4, "stage-out": 0}
+    exit_code, stdout_size, outputs = parse_result(
+        objects.get_bytes(plan.result_bucket, plan.result_key))
+    assert exit_code == 4
+    assert objects.get_bytes(plan.result_bucket, plan.stdout_key) == b"ran as 0\n"
+    assert stdout_size == len(b"ran as 0\n")
+    (loud,) = outputs
+    assert objects.get_bytes(loud.bucket, loud.key) == b"STAGED BY THE INIT CONTAINER\n"
+
+
+def test_a_function_killed_for_its_memory_is_recorded_with_exit_137(play, objects):
+    plan, states = play('echo partial > "$TMP_OUTPUT_DIR/p.txt"; '
+                        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
+                        memory="32Mi")
+    assert states == {"function": 137, "stage-out": 0}
+    exit_code, _, outputs = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
+    assert exit_code == 137
+    assert [o.name for o in outputs] == ["p.txt"]
+
+
+def test_the_uploader_notices_a_function_container_killed_outright(play, objects):
+    """The wrapper dies with its container and records nothing; the end of its pipe tells
+    the uploader, which uploads what there is instead of waiting for ever."""
+    plan, states = play('echo partial > "$TMP_OUTPUT_DIR/p.txt"; sleep 60',
+                        kill_function_after=3)
+    assert states == {"function": 137, "stage-out": 0}
+    exit_code, _, outputs = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
+    assert exit_code is None
+    assert [o.name for o in outputs] == ["p.txt"]
