@@ -66,7 +66,7 @@ def play(podman, sluice_image, s3_settings, objects, tmp_path):
         path.write_text(yaml.safe_dump(pod))
         played.append(path)
         subprocess.run(["podman", "kube", "play", "--network", "host", path], env=podman.env,
-                       check=True, capture_output=True, timeout=120)
+                       cwd=podman.directory, check=True, capture_output=True, timeout=120)
         name = manifest["metadata"]["name"]
         if kill_function_after is not None:
             time.sleep(kill_function_after)
