@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fixtures.seaweed",
     "tests.fixtures.stack",
     "tests.fixtures.podman",
+    "tests.fixtures.store",
+    "tests.fixtures.kubelet",
 ]

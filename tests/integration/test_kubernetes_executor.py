@@ -16,30 +16,10 @@ from core.functions import Function
 from core.ids import new_id
 from core.jobs import Job, JobStatus, Reason, Trigger
 from core.settings import KubernetesSettings
-from core.store import JobStore
-from tests.fixtures.kubelet import LocalKubelet
+from tests.fixtures.kubelet import MISSING_IMAGE
 from workers.executors.base import Invocation
 from workers.executors.cluster import KubernetesExecutor
 from workers.staging import Workdir, environment, input_path
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
-    store.migrate()
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def kubelet(tmp_path, s3_settings):
-    secret = {"SLUICE_S3_URL": s3_settings.url,
-              "SLUICE_S3_ACCESS_KEY": s3_settings.access_key.reveal(),
-              "SLUICE_S3_SECRET_KEY": s3_settings.secret_key.reveal()}
-    kubelet = LocalKubelet(tmp_path / "pods", {"sluice-s3": secret},
-                           missing_images=("registry.example/missing:1",))
-    yield kubelet
-    kubelet.remove()
 
 
 @pytest.fixture
@@ -127,7 +107,7 @@ def test_cancelling_deletes_the_job_and_its_processes(run, kubelet):
 
 def test_an_image_that_cannot_be_pulled_fails_the_attempt_at_once(run, kubelet):
     started = time.monotonic()
-    execution, _, name = run("true", image="registry.example/missing:1")
+    execution, _, name = run("true", image=MISSING_IMAGE)
     assert execution.reason == Reason.ERROR
     assert "ErrImagePull" in execution.error
     assert kubelet.pods[name].deleted and time.monotonic() - started < 10

@@ -7,18 +7,7 @@ import dataclasses
 
 import pytest
 
-from tests.fixtures.kubelet import LocalKubelet
 from workers.executors import kubernetes
-
-
-@pytest.fixture
-def kubelet(tmp_path, s3_settings):
-    secret = {"SLUICE_S3_URL": s3_settings.url,
-              "SLUICE_S3_ACCESS_KEY": s3_settings.access_key.reveal(),
-              "SLUICE_S3_SECRET_KEY": s3_settings.secret_key.reveal()}
-    kubelet = LocalKubelet(tmp_path / "pods", {"sluice-s3": secret})
-    yield kubelet
-    kubelet.remove()
 
 
 @pytest.fixture

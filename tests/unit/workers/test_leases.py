@@ -5,16 +5,7 @@ import pytest
 
 from core.ids import new_id
 from core.jobs import Job, JobStatus, Trigger
-from core.store import JobStore
 from workers.leases import HOST, Leases
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
-    store.migrate()
-    yield store
-    store.close()
 
 
 def queued_job(store) -> Job:
