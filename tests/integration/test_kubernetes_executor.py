@@ -113,6 +113,13 @@ def test_an_image_that_cannot_be_pulled_fails_the_attempt_at_once(run, kubelet):
     assert kubelet.pods[name].deleted and time.monotonic() - started < 10
 
 
+def test_a_failed_stage_in_says_why(run):
+    execution, _, _ = run("true", source="k8s/input/gone.txt")
+    assert execution.reason == Reason.ERROR and execution.outputs == ()
+    assert execution.error.startswith("stage-in failed (exit 1): ")
+    assert "k8s/input/gone.txt" in execution.error and "does not exist" in execution.error
+
+
 def test_functions_without_an_image_or_a_command_are_refused(run):
     from core.errors import Invalid
     with pytest.raises(Invalid, match="image"):

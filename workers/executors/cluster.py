@@ -22,8 +22,8 @@ from core.objects import ObjectStore
 from core.settings import KubernetesSettings
 from workers.executors.base import Execution, Invocation
 from workers.executors.job_manifest import (FUNCTION_CONTAINER, PULL_POLICIES,
-                                            UPLOADER_CONTAINER, deadline_seconds, job_manifest,
-                                            job_name)
+                                            STAGE_IN_CONTAINER, UPLOADER_CONTAINER,
+                                            deadline_seconds, job_manifest, job_name)
 from workers.pod_staging import StagingPlan, parse_result, pod_dirs
 from workers.staging import output_metadata
 
@@ -179,7 +179,6 @@ class RunningJob:
 
     def _execution(self, state: JobState) -> Execution:
         function = state.container(FUNCTION_CONTAINER)
-        uploader = state.container(UPLOADER_CONTAINER)
         exit_code, outputs, error = None, (), self._error
         Path(self.invocation.stdout).write_bytes(b"")
         try:
@@ -189,9 +188,7 @@ class RunningJob:
                 self.executor.objects.download(self.plan.result_bucket, self.plan.stdout_key,
                                                Path(self.invocation.stdout))
         except NotFound:
-            if uploader is not None and uploader.terminated and uploader.exit_code:
-                error = error or (f"the uploader failed (exit {uploader.exit_code}): "
-                                  f"{uploader.message or uploader.reason or ''}".rstrip(": "))
+            error = error or self._staging_failure(state)
         except SluiceError as exc:
             error = error or exc.detail
         if exit_code is None and function is not None and function.terminated:
@@ -201,10 +198,23 @@ class RunningJob:
             reason = Reason.TIMEOUT
         elif reason is None and function is not None and function.reason == "OOMKilled":
             reason = Reason.OOM
-        elif reason is None and (exit_code or error or exit_code is None):
+        elif reason is None and (exit_code != 0 or error):
             reason = Reason.ERROR
-            if exit_code is None and error is None:
-                error = "the attempt ended without an exit code"
+            error = error or (None if exit_code is not None
+                              else "the attempt ended without an exit code")
         return Execution(exit_code=exit_code, reason=reason, error=error,
                          outputs=tuple(outputs))
 
+    def _staging_failure(self, state: JobState) -> str | None:
+        """Why a staging container failed, from the last line of its log."""
+        for container in (STAGE_IN_CONTAINER, UPLOADER_CONTAINER):
+            status = state.container(container)
+            if status is None or not status.terminated or not status.exit_code:
+                continue
+            try:
+                lines = self.executor.api.pod_log(self.name, container, 64 * 1024).splitlines()
+            except SluiceError:
+                lines = []
+            last = lines[-1].decode(errors="replace") if lines else status.reason or ""
+            return f"{container} failed (exit {status.exit_code}): {last}".rstrip(": ")
+        return None

@@ -19,6 +19,7 @@ MANAGED_BY = "sluice"
 FUNCTION_LABEL = "sluice.dev/function"
 JOB_LABEL = "sluice.dev/job"
 ATTEMPT_LABEL = "sluice.dev/attempt"
+STAGE_IN_CONTAINER = "stage-in"
 FUNCTION_CONTAINER = "function"
 UPLOADER_CONTAINER = "stage-out"
 STAGING_USER = 10001
@@ -69,7 +70,7 @@ def job_manifest(*, job_id: str, attempt: int, fn: Function, environment: Mappin
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "enableServiceLinks": False,
-        "initContainers": [{"name": "stage-in", "command": ["sluice", "stage-in"],
+        "initContainers": [{"name": STAGE_IN_CONTAINER, "command": ["sluice", "stage-in"],
                             "securityContext": _STAGE_IN_SECURITY, **staging}],
         "containers": [function,
                        {"name": UPLOADER_CONTAINER, "command": ["sluice", "stage-out"],
