@@ -4,6 +4,7 @@ in-cluster when running in a pod, else from the kubeconfig (`KUBECONFIG`)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,15 +22,16 @@ SETTLE_SECONDS = 10.0
 
 class KubernetesApi:
     def __init__(self, namespace: str):
+        self.namespace = namespace
         try:
             config.load_incluster_config()
         except config.ConfigException:
             try:
-                config.load_kube_config()
+                # The client reads KUBECONFIG when imported; read it now instead.
+                config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
             except (config.ConfigException, OSError) as exc:
                 raise Unavailable(f"no Kubernetes API: not in a pod and no kubeconfig ({exc})"
                                   ) from None
-        self.namespace = namespace
         self.batch, self.core = client.BatchV1Api(), client.CoreV1Api()
 
     def __repr__(self) -> str:
@@ -45,9 +47,11 @@ class KubernetesApi:
         while (remaining := end - time.monotonic()) > 0:
             stream = watch.Watch()
             with _errors("watch the Job's pod"):
+                # Watches of a minute at most: a Job that fails without a pod (a quota, an
+                # admission webhook) shows only in the Job, read when a watch ends.
                 for event in stream.stream(self.core.list_namespaced_pod, self.namespace,
                                            label_selector=selector,
-                                           timeout_seconds=max(1, int(remaining))):
+                                           timeout_seconds=max(1, min(60, int(remaining)))):
                     pod = event["object"]
                     over = event["type"] == "DELETED" or pod.status.phase in ("Succeeded",
                                                                               "Failed")
