@@ -44,8 +44,6 @@ fi
 if [ "$for_tests" = 1 ] && [ "$(id -u)" = 0 ]; then
   command -v podman >/dev/null && command -v runc >/dev/null && command -v busybox >/dev/null \
     || apt_install podman runc busybox-static
-  # The Helm chart's tests validate its custom resources with the CRDs' schemas on Node.
-  command -v npm >/dev/null || apt_install nodejs npm
 fi
 
 if [ "$for_tests" = 1 ] && [ -z "${SLUICE_TEST_POSTGRES_URL:-}" ] && ! listening 5432; then
