@@ -18,7 +18,7 @@ from pathlib import Path
 
 import docker
 
-from tests.fixtures.podman import CONTAINERS_CONF, _rootfs
+from tests.fixtures.podman import CONTAINERS_CONF, busybox_rootfs
 from workers.executors.base import Invocation
 from workers.executors.container import ContainerExecutor
 
@@ -35,7 +35,7 @@ def main() -> None:
     (base / "containers.conf").write_text(CONTAINERS_CONF)
     env = dict(os.environ, CONTAINERS_CONF=str(base / "containers.conf"))
     image = f"localhost/sluice-bench-busybox:{uuid.uuid4().hex[:8]}"
-    subprocess.run(["podman", "import", "-", image], input=_rootfs(shutil.which("busybox")),
+    subprocess.run(["podman", "import", "-", image], input=busybox_rootfs(shutil.which("busybox")),
                    env=env, check=True, capture_output=True)
     sock = base / "podman.sock"
     service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],

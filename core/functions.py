@@ -54,10 +54,13 @@ class Function:
     revision: int = 1
 
     def argv(self) -> list[str]:
-        """The command the executor runs: the argv as given, or the script through `/bin/sh -c`."""
+        """The command the executor runs: the argv as given, the script through `/bin/sh -c`,
+        or nothing for a function that is only an image: the image's own command runs."""
         if self.command:
             return list(self.command)
-        return ["/bin/sh", "-c", self.script or ""]
+        if self.script is not None:
+            return ["/bin/sh", "-c", self.script]
+        return []
 
     def to_spec(self) -> dict[str, Any]:
         """The user-facing spec (no token, no revision): what `from_spec` reads back."""

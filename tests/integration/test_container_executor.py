@@ -1,7 +1,9 @@
 """The container executor against real Podman, with an image built without any registry."""
 
 import dataclasses
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -10,6 +12,7 @@ import pytest
 from core.errors import Invalid
 from core.jobs import Reason
 from workers.executors.base import Invocation
+from tests.fixtures.podman import busybox_rootfs
 from workers.executors.container import MANAGED, WORKER, ContainerExecutor
 
 
@@ -114,3 +117,22 @@ async def test_a_function_with_an_image_runs_in_a_container_end_to_end(
         assert await response.read() == b"IN A BOX"
     finally:
         worker.stop()
+
+
+def test_a_function_that_is_only_an_image_runs_the_images_own_command(podman, tmp_path):
+    image = f"{podman.image}-with-cmd"
+    subprocess.run(["podman", "import", "--change",
+                    'CMD ["/bin/sh", "-c", "echo the image decides: $JOB_ID"]',
+                    "-", image], input=busybox_rootfs(shutil.which("busybox")), env=podman.env,
+                   cwd=podman.directory, check=True, capture_output=True)
+    try:
+        for name in ("input", "output"):
+            (tmp_path / name).mkdir()
+        invocation = Invocation(argv=(), environment={"JOB_ID": "j2"}, workdir=tmp_path,
+                                stdout=tmp_path / "stdout", stderr=tmp_path / "stderr",
+                                timeout=30, image=image)
+        result = ContainerExecutor(podman.url, "never").start(invocation).wait()
+        assert (result.exit_code, result.reason) == (0, None)
+        assert (tmp_path / "stdout").read_text() == "the image decides: j2\n"
+    finally:
+        subprocess.run(["podman", "rmi", "-f", image], env=podman.env, capture_output=True)

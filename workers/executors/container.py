@@ -88,7 +88,7 @@ class RunningContainer:
         self._lock = threading.Lock()
         root = invocation.workdir
         self.container = executor.client.containers.create(
-            invocation.image, list(invocation.argv),
+            invocation.image, list(invocation.argv) or None,
             environment=_container_environment(invocation.environment, root),
             volumes={str(root / "input"): {"bind": f"{MOUNT}/input", "mode": "ro"},
                      str(root / "output"): {"bind": f"{MOUNT}/output", "mode": "rw"}},

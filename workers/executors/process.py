@@ -44,6 +44,11 @@ class RunningProcess:
         self._killed: Reason | None = None
         self._lock = threading.Lock()
         argv = list(invocation.argv)
+        if not argv:
+            self.proc = None
+            self.start_error = ("the process executor needs the function's command or script; "
+                                "an image's own command runs only in a container")
+            return
         if invocation.memory:
             # Set before the function's exec, so nothing it starts escapes the limit.
             argv = ["/bin/sh", "-c", f"ulimit -v {invocation.memory // 1024} && exec \"$@\"",

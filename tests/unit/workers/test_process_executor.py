@@ -84,3 +84,11 @@ def test_memory_limit_stops_a_function_that_allocates_more(run):
     result = run(["/bin/sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}"],
                  memory=64 * 1024**2)
     assert result.exit_code != 0
+
+
+def test_a_function_without_a_command_cannot_run_as_a_process(tmp_path):
+    invocation = Invocation(argv=(), environment={}, workdir=tmp_path, stdout=tmp_path / "o",
+                            stderr=tmp_path / "e", timeout=5)
+    result = ProcessExecutor().start(invocation).wait()
+    assert (result.exit_code, result.reason) == (127, Reason.ERROR)
+    assert "needs the function's command or script" in result.error
