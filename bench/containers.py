@@ -35,8 +35,9 @@ def main() -> None:
     (base / "containers.conf").write_text(CONTAINERS_CONF)
     env = dict(os.environ, CONTAINERS_CONF=str(base / "containers.conf"))
     image = f"localhost/sluice-bench-busybox:{uuid.uuid4().hex[:8]}"
-    subprocess.run(["podman", "import", "-", image], input=busybox_rootfs(shutil.which("busybox")),
-                   env=env, check=True, capture_output=True)
+    subprocess.run(["podman", "import", "-", image],
+                   input=busybox_rootfs(shutil.which("busybox")), env=env, check=True,
+                   capture_output=True)
     sock = base / "podman.sock"
     service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
