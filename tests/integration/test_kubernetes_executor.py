@@ -28,15 +28,17 @@ def run(tmp_path, kubelet, objects, store, s3_settings):
     objects.ensure_bucket(s3_settings.bucket)
 
     def run(script: str, *, body: bytes = b"", source: str | None = None, kill_after=None,
-            staging_seconds: int = 60, **spec):
+            staging_seconds: int = 60, job_id: str | None = None, attempt: int = 1,
+            wait: bool = True, **spec):
         fn = Function.from_spec({"name": "k8s", "image": "busybox:1.36", "script": script,
                                  **spec}).resolved(s3_settings.bucket)
-        job = Job(id=new_id(), function=fn.name, revision=1, trigger=Trigger.HTTP,
+        job = Job(id=job_id or new_id(), function=fn.name, revision=1, trigger=Trigger.HTTP,
                   status=JobStatus.RUNNING, spec=fn.to_spec(), created_at=time.time(),
-                  attempts=1, input_ref=f"db:in/{new_id()}" if body else None,
+                  attempts=attempt, input_ref=f"db:in/{new_id()}" if body else None,
                   source_bucket=s3_settings.bucket if source else None, source_key=source)
-        store.create_job(job, inline_blobs={job.input_ref.removeprefix("db:"): body}
-                         if body else None)
+        if attempt == 1:
+            store.create_job(job, inline_blobs={job.input_ref.removeprefix("db:"): body}
+                             if body else None)
         executor = KubernetesExecutor(
             kubelet, objects, blobs, cluster=KubernetesSettings(staging_seconds=staging_seconds),
             pull_policy="if-not-present", worker="test-worker")
@@ -46,6 +48,8 @@ def run(tmp_path, kubelet, objects, store, s3_settings):
             stderr=workdir.stderr, timeout=fn.timeout, image=fn.image, job=job, function=fn,
             environment=environment(job, fn, workdir, input_path(job, workdir)))
         running = executor.start(invocation)
+        if not wait:
+            return None, workdir, running.name
         if kill_after is not None:
             threading.Timer(kill_after, running.kill, args=(Reason.CANCELLED,)).start()
         execution = running.wait()
@@ -103,6 +107,16 @@ def test_cancelling_deletes_the_job_and_its_processes(run, kubelet):
     execution, _, name = run("sleep 30", kill_after=1.0)
     assert execution.reason == Reason.CANCELLED
     assert kubelet.pods[name].deleted and not kubelet.running(name)
+
+
+def test_a_new_attempt_deletes_the_job_of_the_attempt_before(run, kubelet):
+    """The worker of attempt 1 died; its Job must not go on beside attempt 2's."""
+    job_id = new_id()
+    _, _, first = run("sleep 30", job_id=job_id, wait=False)
+    execution, _, second = run("echo second", job_id=job_id, attempt=2)
+    assert (first, second) == (f"sluice-{job_id}-1", f"sluice-{job_id}-2")
+    assert kubelet.pods[first].deleted and not kubelet.running(first)
+    assert execution.exit_code == 0
 
 
 def test_an_image_that_cannot_be_pulled_fails_the_attempt_at_once(run, kubelet):

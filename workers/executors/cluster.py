@@ -95,6 +95,10 @@ class KubernetesExecutor:
             raise Invalid("the kubernetes executor needs the function's command or script: "
                           "it runs it through Sluice's wrapper")
         attempt = job.attempts
+        # An earlier attempt's Job outlives a worker that died: it must not run on beside
+        # this one (and upload into the same folder).
+        for earlier in range(1, attempt):
+            self.api.delete_job(job_name(job.id, earlier))
         system = self.blobs.bucket
         input_bucket, input_key = job.source_bucket, job.source_key
         if input_key is None and job.input_ref:
