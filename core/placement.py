@@ -118,27 +118,26 @@ def _tolerations(value: Any, bad) -> tuple[Toleration, ...]:
         if not isinstance(item, Mapping):
             bad(path, "must be an object with key, operator, value, effect")
             continue
-        problems = [f"{path}.{k}: unknown field" for k in item if k not in TOLERATION_FIELDS]
+        problems = [(k, "unknown field") for k in item if k not in TOLERATION_FIELDS]
         operator = item.get("operator", "Equal")
         key, label, effect = item.get("key"), item.get("value"), item.get("effect")
         seconds = item.get("toleration_seconds")
         if operator not in OPERATORS:
-            problems.append(f"{path}.operator: must be Equal or Exists")
+            problems.append(("operator", "must be Equal or Exists"))
         if key is not None and _label_key_problem(key):
-            problems.append(f"{path}.key: {_label_key_problem(key)}")
+            problems.append(("key", _label_key_problem(key)))
         if key is None and operator != "Exists":
-            problems.append(f"{path}.operator: a toleration without a key must use Exists")
+            problems.append(("operator", "a toleration without a key must use Exists"))
         if label is not None and (operator == "Exists" or not isinstance(label, str)
                                   or not _LABEL_VALUE.match(label)):
-            problems.append(f"{path}.value: must be a label value, and only with Equal")
+            problems.append(("value", "must be a label value, and only with Equal"))
         if effect is not None and effect not in EFFECTS:
-            problems.append(f"{path}.effect: must be one of {', '.join(EFFECTS)}")
+            problems.append(("effect", f"must be one of {', '.join(EFFECTS)}"))
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)
                                     or effect != "NoExecute"):
-            problems.append(f"{path}.toleration_seconds: a whole number, only with NoExecute")
-        for problem in problems:
-            where, _, message = problem.partition(": ")
-            bad(where, message)
+            problems.append(("toleration_seconds", "a whole number, only with NoExecute"))
+        for field, message in problems:
+            bad(f"{path}.{field}", message)
         if not problems:
             tolerations.append(Toleration(key=key, operator=operator, value=label,
                                           effect=effect, toleration_seconds=seconds))
