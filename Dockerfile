@@ -6,6 +6,7 @@
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
+LABEL sluice.stage=build
 RUN python -m venv /opt/sluice
 COPY pyproject.toml README.md /src/
 COPY core /src/core

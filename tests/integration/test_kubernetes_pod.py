@@ -32,6 +32,9 @@ def sluice_image(podman):
     assert build.returncode == 0, f"the image did not build: {build.stderr[-3000:]}"
     yield tag
     subprocess.run(["podman", "rmi", "-f", tag], env=podman.env, capture_output=True)
+    # The build stage is left untagged; only the final image is worth keeping.
+    subprocess.run(["podman", "image", "prune", "-f", "--filter", "label=sluice.stage=build"],
+                   env=podman.env, capture_output=True)
 
 
 @pytest.fixture
