@@ -4,8 +4,10 @@ Kubernetes API is the local kubelet of tests/fixtures/kubelet.py, and SeaweedFS.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
+import yaml
 
 from workers.executors import kubernetes
 
@@ -38,3 +40,13 @@ async def test_a_function_without_an_image_fails_with_a_clear_error(api):
     job = await (await api.request("GET", f"/v1/jobs/{job_id}")).json()
     assert job["status"] == "failed"
     assert "needs the function's image" in job["error"]
+
+
+async def test_the_first_example_runs_on_kubernetes(api):
+    """What the chart's NOTES suggest after an install."""
+    document = yaml.safe_load((Path(__file__).parents[2] / "examples" / "hello.yaml").read_text())
+    for name, spec in document["functions"].items():
+        await api.deploy(name, **spec)
+    response = await api.request("POST", "/v1/functions/hello/invocations", data=b"world")
+    assert response.status == 200, await response.text()
+    assert await response.text() == "Hello, world!\n"
