@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from core.errors import SluiceError
 from sluice import objects_cli
 from sluice.client import Client, ClientError
 
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args) or 0
     except ClientError as error:
         print(f"sluice: {error}", file=sys.stderr)
+        return 1
+    except SluiceError as error:
+        # Bad settings, a store or broker out of reach: one line, not a traceback.
+        print(f"sluice: {error.detail}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from core.errors import Invalid
 from core.settings import Settings
 from sluice.children import spawn
 from sluice.servers import configure_logging
@@ -32,7 +33,7 @@ def up(args) -> int:
     started = time.monotonic()
     data_dir = Path(args.data_dir or os.environ.get("SLUICE_DATA_DIR") or ".sluice").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = args.port or int(os.environ.get("SLUICE_PORT") or 8080)
+    port = args.port or _port("SLUICE_PORT", 8080)
     env = dict(os.environ, SLUICE_DATA_DIR=str(data_dir), SLUICE_PORT=str(port),
                SLUICE_HOST="127.0.0.1")
     env["SLUICE_ADMIN_TOKEN"] = os.environ.get("SLUICE_ADMIN_TOKEN") or _secret_file(
@@ -97,7 +98,7 @@ def _seaweed(data_dir: Path, env: dict, webhook: str):
         return None
     keys = json.loads(_secret_file(data_dir / "s3-credentials.json", lambda: json.dumps({
         "access_key": secrets.token_hex(10), "secret_key": secrets.token_urlsafe(30)})))
-    s3_port = int(os.environ.get("SLUICE_S3_PORT") or 8333)
+    s3_port = _port("SLUICE_S3_PORT", 8333)
     seaweed = SeaweedServer(data_dir / "seaweedfs", s3_port, keys["access_key"],
                             keys["secret_key"], webhook=webhook,
                             webhook_token=env["SLUICE_EVENTS_TOKEN"])
@@ -213,3 +214,10 @@ Try it, in another terminal:
 
 Ctrl-C stops everything.
 """, flush=True)
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise Invalid(f"{name} must be a TCP port number, not {raw!r}")
+    return int(raw)
