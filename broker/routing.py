@@ -11,7 +11,7 @@ from broker.submission import JobSubmitter
 from core import metrics
 from core.catalog import FunctionCatalog
 from core.errors import Invalid, NotFound
-from core.events import ObjectEvent
+from core.events import ObjectEvent, parse_depth
 from core.functions import Function
 from core.jobs import Job, Trigger
 from core.keys import check_key
@@ -110,8 +110,7 @@ class EventRouter:
         except NotFound:
             metrics.EVENTS.labels(event.source, "gone").inc()
             return None
-        depth = info.metadata.get("sluice-depth", "0")
         return dataclasses.replace(
             event, etag=event.etag or info.etag, size=event.size or info.size,
-            depth=event.depth if event.depth is not None else int(depth) if depth.isdigit()
-            else 0)
+            depth=event.depth if event.depth is not None
+            else parse_depth(info.metadata.get("sluice-depth")))

@@ -12,7 +12,7 @@ from core.errors import Unavailable
 from core.events import ObjectEvent
 from core.functions import Function
 from core.ids import new_id
-from core.jobs import Job, JobStatus, Trigger
+from core.jobs import Job, JobStatus, Trigger, blob_key
 from core.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class JobSubmitter:
         the job that has it. A job that cannot be published yet is kept: the sweeper
         publishes it once the broker is back."""
         job_id = new_id()
-        input_ref, inline = self.blobs.prepare(f"inputs/{job_id}", body)
+        input_ref, inline = self.blobs.prepare(blob_key("inputs", job_id), body)
         size = source.size or 0 if source else len(body)
         job = Job(id=job_id, function=fn.name, revision=fn.revision, trigger=trigger,
                   status=JobStatus.QUEUED, spec=fn.to_spec(), created_at=time.time(),

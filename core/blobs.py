@@ -28,12 +28,23 @@ class Blobs:
         return ref, {}
 
     def _write(self, ref: str, data: bytes) -> None:
-        bucket, _, key = ref.removeprefix("s3:").partition("/")
-        self.objects.put_bytes(bucket, key, data)
+        self.objects.put_bytes(*_object(ref), data)
 
     def get(self, ref: str) -> bytes:
-        kind, _, where = ref.partition(":")
-        if kind == "db":
-            return self.store.get_blob(where)
-        bucket, _, key = where.partition("/")
-        return self.objects.get_bytes(bucket, key)
+        if ref.startswith("db:"):
+            return self.store.get_blob(ref.removeprefix("db:"))
+        return self.objects.get_bytes(*_object(ref))
+
+    def in_object_store(self, ref: str) -> tuple[str, str]:
+        """Where the blob is in the object store (bucket, key); one kept in the job store is
+        copied to the system bucket, under the same key, first."""
+        if not ref.startswith("db:"):
+            return _object(ref)
+        key = ref.removeprefix("db:")
+        self.objects.put_bytes(self.bucket, key, self.store.get_blob(key))
+        return self.bucket, key
+
+
+def _object(ref: str) -> tuple[str, str]:
+    bucket, _, key = ref.removeprefix("s3:").partition("/")
+    return bucket, key

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import Invalid
+from core.objects import normalize_etag
 
 # User metadata Sluice writes on every output: how many functions made it, in a row.
 DEPTH_HEADER = "X-Amz-Meta-Sluice-Depth"
@@ -43,10 +44,6 @@ class ObjectEvent:
         """The event as a function sees it in `EVENT`."""
         return dict(self.raw) or {"bucket": self.bucket, "key": self.key, "etag": self.etag,
                                   "version": self.version, "size": self.size}
-
-
-def normalize_etag(etag: Any) -> str | None:
-    return etag.strip('"').lower() if isinstance(etag, str) and etag.strip('"') else None
 
 
 def parse_s3_notification(document: Any) -> list[ObjectEvent]:
@@ -86,7 +83,8 @@ def parse_s3_notification(document: Any) -> list[ObjectEvent]:
             size=size if isinstance(size, int) and not isinstance(size, bool) else None,
             source="s3", raw=record,
             # MinIO sends user metadata (AWS does not): with it the depth needs no lookup.
-            depth=_depth(metadata.get(DEPTH_HEADER)) if isinstance(metadata, Mapping) else None))
+            depth=parse_depth(metadata.get(DEPTH_HEADER)) if isinstance(metadata, Mapping)
+            else None))
     return events
 
 
@@ -118,10 +116,10 @@ def parse_seaweedfs_webhook(document: Any, buckets_dir: str = "/buckets") -> Obj
     return ObjectEvent(
         bucket=bucket, key=key, etag=_seaweed_etag(extended, attributes),
         size=size if isinstance(size, int) else None, source="seaweedfs", raw=document,
-        depth=_depth(depth))
+        depth=parse_depth(depth))
 
 
-def _depth(value: Any) -> int:
+def parse_depth(value: Any) -> int:
     """The chain depth Sluice wrote on an object; objects from anyone else are depth 0."""
     return int(value) if isinstance(value, str) and value.isdigit() else 0
 

@@ -192,36 +192,28 @@ class Function:
         )
 
 
-def resolve_all(functions: list[Function], bucket: str, *, named: bool) -> list[Function]:
-    """`Function.resolved` for each, reporting every refusal at once by its path."""
-    resolved, errors = [], []
-    for fn in functions:
+def parse_document(document: Any, bucket: str | None = None) -> list[Function]:
+    """Read a deployment document: one function, or `functions: {name: spec, ...}`. With
+    `bucket`, each function is also resolved (`Function.resolved`). Every refusal of every
+    function is reported at once, by its path."""
+    if not (isinstance(document, Mapping) and "functions" in document):
+        fn = Function.from_spec(document)
+        return [fn if bucket is None else fn.resolved(bucket)]
+    functions = document["functions"]
+    if not isinstance(functions, Mapping) or not functions:
+        raise Invalid("functions must be a non-empty map of names to specs",
+                      errors=[{"path": "functions", "message": "expected a non-empty map"}])
+    parsed, errors = [], []
+    for key, spec in functions.items():
+        path = f"functions.{key}."
         try:
-            resolved.append(fn.resolved(bucket, f"functions.{fn.name}." if named else ""))
+            fn = Function.from_spec(spec, path=path, name=str(key))
+            parsed.append(fn if bucket is None else fn.resolved(bucket, path))
         except Invalid as exc:
             errors.extend(exc.errors)
     if errors:
         raise Invalid("the function spec is invalid", errors=errors)
-    return resolved
-
-
-def parse_document(document: Any) -> list[Function]:
-    """Read a deployment document: one function, or `functions: {name: spec, ...}`."""
-    if isinstance(document, Mapping) and "functions" in document:
-        functions = document["functions"]
-        if not isinstance(functions, Mapping) or not functions:
-            raise Invalid("functions must be a non-empty map of names to specs",
-                          errors=[{"path": "functions", "message": "expected a non-empty map"}])
-        parsed, errors = [], []
-        for key, spec in functions.items():
-            try:
-                parsed.append(Function.from_spec(spec, path=f"functions.{key}.", name=str(key)))
-            except Invalid as exc:
-                errors.extend(exc.errors)
-        if errors:
-            raise Invalid("the function spec is invalid", errors=errors)
-        return parsed
-    return [Function.from_spec(document)]
+    return parsed
 
 
 def _guard(value: Any, bad) -> int | None:

@@ -21,6 +21,12 @@ class JobStatus(enum.StrEnum):
 
 
 TERMINAL = tuple(s for s in JobStatus if s.terminal)
+# The bytes a job may have, kept as blobs under `<kind>/<job id>`.
+BLOB_KINDS = ("inputs", "stdout", "stderr")
+
+
+def blob_key(kind: str, job_id: str) -> str:
+    return f"{kind}/{job_id}"
 
 
 class Reason(enum.StrEnum):

@@ -11,12 +11,17 @@ from core.errors import Invalid
 MAX_KEY_BYTES = 1024
 
 
+def _escapes(path: str) -> bool:
+    """Whether a key or prefix could name a place outside the directory it is put under."""
+    return "\0" in path or path.startswith("/") or any(
+        part in (".", "..") for part in path.split("/"))
+
+
 def prefix_problem(prefix: Any) -> str | None:
     """Why a key prefix is unsafe, or None when it is fine."""
     if not isinstance(prefix, str):
         return "must be a string"
-    if "\0" in prefix or prefix.startswith("/") or any(
-            part in (".", "..") for part in prefix.split("/") if prefix):
+    if prefix and _escapes(prefix):
         return "must be a relative key prefix without '.', '..' or NUL"
     return None
 
@@ -27,8 +32,7 @@ def check_key(key: Any) -> str:
         raise Invalid("an object key must be a non-empty string")
     if len(key.encode()) > MAX_KEY_BYTES:
         raise Invalid(f"an object key must be at most {MAX_KEY_BYTES} bytes")
-    if "\0" in key or key.startswith("/") or key.endswith("/") or any(
-            part in (".", "..") for part in key.split("/")):
+    if _escapes(key) or key.endswith("/"):
         raise Invalid(f"object key {key!r} is refused: it must be a relative path without "
                       f"'.', '..', NUL or a trailing '/'")
     return key

@@ -8,6 +8,7 @@ import io
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import urllib3
 from minio import Minio
@@ -17,6 +18,11 @@ from core.errors import NotFound, StorageError, Unavailable
 from core.settings import S3Settings
 
 _MISSING = ("NoSuchKey", "NoSuchBucket", "NoSuchObject")
+
+
+def normalize_etag(etag: Any) -> str | None:
+    """An ETag as Sluice compares them: unquoted, lowercase; None when there is none."""
+    return etag.strip('"').lower() if isinstance(etag, str) and etag.strip('"') else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +117,7 @@ class ObjectStore:
         """(key, ETag, size) of every object under the prefix, in key order."""
         with _errors(bucket):
             for item in self.client.list_objects(bucket, prefix, recursive=True):
-                yield item.object_name, (item.etag or "").strip('"').lower(), item.size or 0
+                yield item.object_name, normalize_etag(item.etag) or "", item.size or 0
 
     def stat(self, bucket: str, key: str) -> ObjectInfo:
         with _errors(bucket, key):
@@ -119,7 +125,7 @@ class ObjectStore:
         metadata = {k.lower().removeprefix("x-amz-meta-"): v
                     for k, v in (info.metadata or {}).items()
                     if k.lower().startswith("x-amz-meta-")}
-        return ObjectInfo(etag=(info.etag or "").strip('"').lower(), size=info.size or 0,
+        return ObjectInfo(etag=normalize_etag(info.etag) or "", size=info.size or 0,
                           content_type=info.content_type or "application/octet-stream",
                           metadata=metadata)
 

@@ -20,7 +20,7 @@ from core import metrics
 from core.blobs import Blobs
 from core.catalog import FunctionCatalog
 from core.errors import Invalid, NotFound
-from core.functions import Function, parse_document, resolve_all
+from core.functions import Function, parse_document
 from core.ids import is_job_id
 from core.jobs import Job, JobStatus, OutputObject, Trigger
 from core.objects import ObjectStore
@@ -65,8 +65,7 @@ class Service:
 
     async def create_functions(self, caller: Caller, document: Any) -> list[Function]:
         caller.require_admin()
-        named = isinstance(document, dict) and "functions" in document
-        functions = resolve_all(parse_document(document), self.settings.s3.bucket, named=named)
+        functions = parse_document(document, self.settings.s3.bucket)
         return [await self.run(self._deploy, fn, replace=False) for fn in functions]
 
     async def put_function(self, caller: Caller, name: str, spec: Any) -> tuple[Function, bool]:
@@ -80,10 +79,10 @@ class Service:
 
     def _deploy(self, fn: Function, *, replace: bool) -> Function:
         """Store a resolved function, creating its buckets and folders first."""
-        for bucket in {fn.output.bucket, *(i.bucket for i in fn.input)}:
+        folders = {(fn.output.bucket, fn.output.prefix), *((i.bucket, i.prefix) for i in fn.input)}
+        for bucket in {bucket for bucket, _ in folders}:
             self.objects.ensure_bucket(bucket)
-        for bucket, prefix in {(fn.output.bucket, fn.output.prefix),
-                               *((i.bucket, i.prefix) for i in fn.input)}:
+        for bucket, prefix in folders:
             if prefix:
                 self.objects.ensure_folder(bucket, prefix)
         stored = self.store.replace_function(fn) if replace else self.store.create_function(fn)

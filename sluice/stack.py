@@ -62,7 +62,8 @@ def up(args) -> int:
                     "re-queues unfinished ones at the next start).\n  Start RabbitMQ "
                     "(rabbitmq-server -detached) or set SLUICE_BROKER_URL for the real "
                     "thing.\n", _without_password(settings.broker_url))
-    children: list[subprocess.Popen] = []
+    workers: list[subprocess.Popen] = []
+    gateway = None
     try:
         if seaweed:
             try:
@@ -70,21 +71,17 @@ def up(args) -> int:
             except RuntimeError as exc:
                 print(f"sluice: {exc}", file=sys.stderr)
                 return 1
-        _migrate(settings)
-        if in_process:
-            gateway, workers = _spawn(["gateway", "--in-process"], env), []
-        else:
-            workers = [_spawn(["worker"], env) for _ in range(max(1, args.workers))]
+        if not in_process:
+            workers.extend(_spawn(["worker"], env) for _ in range(max(1, args.workers)))
             # The listener is supervised like a worker: restarted if it dies.
             workers.append(_spawn(["listener"], env))
-            gateway = _spawn(["gateway"], env)
-        children.extend(workers + [gateway])
+        gateway = _spawn(["gateway", "--in-process"] if in_process else ["gateway"], env)
         url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, children)
+        _wait_healthy(url, [*workers, gateway])
         _banner(url, data_dir, time.monotonic() - started, settings, in_process)
-        return _supervise(gateway, workers, children, env)
+        return _supervise(gateway, workers, env)
     finally:
-        _stop(children)
+        _stop([*workers, gateway] if gateway else workers)
         if seaweed:
             seaweed.stop()
         print("sluice: stopped", file=sys.stderr)
@@ -107,8 +104,7 @@ def _seaweed(data_dir: Path, env: dict, webhook: str):
     return seaweed
 
 
-def _supervise(gateway: subprocess.Popen, workers: list[subprocess.Popen],
-               children: list[subprocess.Popen], env: dict) -> int:
+def _supervise(gateway: subprocess.Popen, workers: list[subprocess.Popen], env: dict) -> int:
     """Until Ctrl-C: a worker that dies is replaced (its jobs run again); a dead gateway
     ends the stack."""
     stop = threading.Event()
@@ -123,9 +119,7 @@ def _supervise(gateway: subprocess.Popen, workers: list[subprocess.Popen],
                 role = process.args[-1]
                 log.warning("%s %d exited with %s; starting another (unfinished work is "
                             "done again)", role, process.pid, process.returncode)
-                children.remove(process)
                 workers[index] = _spawn([role], env)
-                children.append(workers[index])
     return 0
 
 
@@ -148,15 +142,6 @@ def _secret_file(path: Path, make) -> str:
         path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-def _migrate(settings: Settings) -> None:
-    from core.store import JobStore
-    store = JobStore(settings.database_url)
-    try:
-        store.migrate()
-    finally:
-        store.close()
 
 
 def _healthy(url: str) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 
 from core.errors import Invalid
 from core.jobs import OutputObject
-from core.keys import check_key
+from core.keys import check_key, prefix_problem
 from core.objects import ObjectStore
 from workers.staging import Workdir, upload_outputs
 
@@ -76,9 +76,12 @@ class StagingPlan:
             raise Invalid(f"{PLAN_VARIABLE} is not a staging plan: {exc}") from exc
         if "/" in plan.input_name or plan.input_name in ("", ".", ".."):
             raise Invalid(f"{PLAN_VARIABLE}: input_name must be a file name")
-        for key in (plan.input_key, plan.result_key, plan.stdout_key, plan.output_prefix + "x"):
+        for key in (plan.input_key, plan.result_key, plan.stdout_key):
             if key is not None:
                 check_key(key)
+        problem = prefix_problem(plan.output_prefix)
+        if problem:
+            raise Invalid(f"{PLAN_VARIABLE}: output_prefix {problem}")
         return plan
 
     @classmethod

@@ -12,7 +12,7 @@ from core.blobs import Blobs
 from core.errors import NotFound, SluiceError
 from core.events import ObjectEvent
 from core.functions import Function
-from core.jobs import Job, JobStatus, Outcome, Reason
+from core.jobs import Job, JobStatus, Outcome, Reason, blob_key
 from core.objects import ObjectStore
 from core.store import JobStore
 from workers.executors.base import Executor, Invocation
@@ -133,9 +133,9 @@ class JobRunner:
             outputs = execution.outputs
             if outputs is None:
                 outputs = stage_out(job, fn, workdir, self.objects)
-            stdout_ref, inline = self.blobs.prepare(f"stdout/{job.id}",
+            stdout_ref, inline = self.blobs.prepare(blob_key("stdout", job.id),
                                                     workdir.stdout.read_bytes())
-            stderr_ref, inline_err = self.blobs.prepare(f"stderr/{job.id}",
+            stderr_ref, inline_err = self.blobs.prepare(blob_key("stderr", job.id),
                                                         _stderr(workdir, execution.error))
         except SluiceError as exc:
             log.warning("job %s failed in staging: %s", job.id, exc.detail)

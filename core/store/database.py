@@ -68,13 +68,13 @@ class Database:
 
     def _write_batch(self, works: list[Callable[[Connection], Any]]) -> list:
         """Run the works in one transaction, holding the cross-process lock."""
-        if self._lock_file is None:
-            return self._retrying(lambda c: [work(c) for work in works])
-        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
             return self._retrying(lambda c: [work(c) for work in works])
         finally:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            if self._lock_file is not None:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def read(self, work: Callable[[Connection], T]) -> T:
         return self._retrying(work) if self.is_sqlite else self._attempt(work)

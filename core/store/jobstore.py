@@ -15,7 +15,8 @@ from alembic.config import Config
 
 from core.errors import Conflict, NotFound
 from core.functions import Function
-from core.jobs import Job, JobStatus, Outcome, OutputObject, Reason, Trigger
+from core.jobs import (BLOB_KINDS, Job, JobStatus, Outcome, OutputObject, Reason, Trigger,
+                       blob_key)
 from core.store.database import Database
 from core.store.schema import blobs, functions, jobs
 
@@ -219,8 +220,7 @@ class JobStore:
             gone = [row.id for row in deleted]
             if gone:
                 c.execute(blobs.delete().where(blobs.c.key.in_(
-                    [f"{kind}/{job_id}" for job_id in gone
-                     for kind in ("inputs", "stdout", "stderr")])))
+                    [blob_key(kind, job_id) for job_id in gone for kind in BLOB_KINDS])))
             return len(gone)
         return self.db.write(delete)
 

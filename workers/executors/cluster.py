@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from core.blobs import Blobs
 from core.errors import Invalid, NotFound, SluiceError
-from core.jobs import Reason
+from core.jobs import Reason, blob_key
 from core.objects import ObjectStore
 from core.settings import KubernetesSettings
 from workers.executors.base import Execution, Invocation
@@ -102,13 +102,14 @@ class KubernetesExecutor:
         system = self.blobs.bucket
         input_bucket, input_key = job.source_bucket, job.source_key
         if input_key is None and job.input_ref:
-            input_bucket, input_key = self._publish_body(job.id, job.input_ref)
+            input_bucket, input_key = self.blobs.in_object_store(job.input_ref)
         plan = StagingPlan(
             job=job.id, input_name=Path(invocation.environment["INPUT_FILE_PATH"]).name,
             input_bucket=input_bucket, input_key=input_key,
             output_bucket=fn.output.bucket, output_prefix=fn.output.key(job.id, ""),
             metadata=output_metadata(job.id, job.depth), result_bucket=system,
-            result_key=f"pods/{job.id}/{attempt}/result.json", stdout_key=f"stdout/{job.id}")
+            result_key=f"pods/{job.id}/{attempt}/result.json",
+            stdout_key=blob_key("stdout", job.id))
         manifest = job_manifest(
             job_id=job.id, attempt=attempt, fn=fn, plan=plan, cluster=self.cluster,
             environment=pod_environment(invocation.environment, invocation.workdir),
@@ -116,15 +117,6 @@ class KubernetesExecutor:
         self.api.create_job(manifest)
         return RunningJob(self, invocation, job_name(job.id, attempt), plan,
                           deadline_seconds(fn, self.cluster))
-
-    def _publish_body(self, job_id: str, ref: str) -> tuple[str, str]:
-        """A request body kept in the job store goes to the system bucket for the pod."""
-        if ref.startswith("s3:"):
-            bucket, _, key = ref.removeprefix("s3:").partition("/")
-            return bucket, key
-        key = f"inputs/{job_id}"
-        self.objects.put_bytes(self.blobs.bucket, key, self.blobs.get(ref))
-        return self.blobs.bucket, key
 
 
 def pod_environment(environment: dict[str, str], workdir: Path) -> dict[str, str]:
