@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
+import time
 
 from core.settings import Settings
 
@@ -27,13 +27,30 @@ def serve_metrics(settings: Settings) -> None:
         start_http_server(settings.metrics_port, addr=settings.host)
 
 
+class StopSignals:
+    """SIGINT and SIGTERM, caught as a flag. The handler takes no lock: it runs in the main
+    thread between any two steps, so a second Ctrl-C arriving while the first is handled
+    would deadlock on an Event's lock, which the main thread may hold already."""
+
+    def __init__(self):
+        self.received = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, *_) -> None:
+        self.received = True
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, less once a signal came; whether one has."""
+        deadline = time.monotonic() + seconds
+        while not self.received and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
+        return self.received
+
+
 def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    # A timed wait: an untimed Event.wait in the main thread can miss the wake-up from a
-    # handler that sets the same Event.
-    while not stop.wait(0.5):
+    signals = StopSignals()
+    while not signals.wait(3600):
         pass
 
 

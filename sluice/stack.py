@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from core.errors import Invalid
 from core.settings import Settings
 from sluice.children import spawn
-from sluice.servers import configure_logging
+from sluice.servers import StopSignals, configure_logging
 
 log = logging.getLogger("sluice")
 COMMAND = [sys.executable, "-m", "sluice.cli"]
@@ -107,10 +106,8 @@ def _seaweed(data_dir: Path, env: dict, webhook: str):
 def _supervise(gateway: subprocess.Popen, workers: list[subprocess.Popen], env: dict) -> int:
     """Until Ctrl-C: a worker that dies is replaced (its jobs run again); a dead gateway
     ends the stack."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(0.5):
+    signals = StopSignals()
+    while not signals.wait(0.5):
         if gateway.poll() is not None:
             log.error("the gateway exited with %s; stopping the stack", gateway.returncode)
             return 1
