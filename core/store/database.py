@@ -66,12 +66,14 @@ class Database:
             return self._attempt(work)
         return self._writer.submit(work)
 
-    def _write_batch(self, works: list[Callable[[Connection], Any]]) -> list:
-        """Run the works in one transaction, holding the cross-process lock."""
+    def _write_batch(self, connection: Connection, works: list[Callable[[Connection], Any]]
+                     ) -> list:
+        """Run the works in one transaction on the writer's connection, holding the
+        cross-process lock."""
         if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
-            return self._retrying(lambda c: [work(c) for work in works])
+            return self._retrying(lambda c: [work(c) for work in works], connection)
         finally:
             if self._lock_file is not None:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
@@ -79,12 +81,13 @@ class Database:
     def read(self, work: Callable[[Connection], T]) -> T:
         return self._retrying(work) if self.is_sqlite else self._attempt(work)
 
-    def _retrying(self, work: Callable[[Connection], T]) -> T:
+    def _retrying(self, work: Callable[[Connection], T], connection: Connection | None = None
+                  ) -> T:
         deadline = time.monotonic() + BUSY_DEADLINE_SECONDS
         delay = 0.0002
         while True:
             try:
-                return self._attempt(work)
+                return self._attempt(work, connection)
             except _Busy:
                 if time.monotonic() > deadline:
                     raise Unavailable("the job store stayed locked for "
@@ -92,9 +95,14 @@ class Database:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.005)
 
-    def _attempt(self, work: Callable[[Connection], T]) -> T:
+    def _attempt(self, work: Callable[[Connection], T], connection: Connection | None = None
+                 ) -> T:
+        """One transaction, on `connection` or on one from the pool."""
         try:
-            with self.engine.begin() as connection:
+            if connection is None:
+                with self.engine.begin() as pooled:
+                    return work(pooled)
+            with connection.begin():
                 return work(connection)
         except sa.exc.OperationalError as exc:
             message = str(exc.orig).lower()
@@ -124,10 +132,12 @@ class _Pending:
 
 
 class _GroupWriter:
-    """The one thread of a process that writes to SQLite."""
+    """The one thread of a process that writes to SQLite, on a connection of its own (taking
+    one from the pool for each batch costs as much as a small write)."""
 
     def __init__(self, db: Database):
         self.db = db
+        self._connection: Connection | None = None
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sluice-store-writer",
                                         daemon=True)
@@ -149,6 +159,7 @@ class _GroupWriter:
         while True:
             first = self._queue.get()
             if first is None:
+                self._close()
                 return
             batch = [first]
             while len(batch) < MAX_BATCH:
@@ -164,8 +175,13 @@ class _GroupWriter:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            results = self.db._write_batch([p.work for p in batch])
+            if self._connection is None:
+                self._connection = self.db.engine.connect()
+            results = self.db._write_batch(self._connection, [p.work for p in batch])
         except BaseException as exc:
+            if isinstance(exc, Unavailable):
+                # The connection may be what broke: the next attempt starts on a new one.
+                self._close()
             if len(batch) == 1:
                 batch[0].error = exc
             else:
@@ -177,3 +193,8 @@ class _GroupWriter:
                 pending.result = result
         for pending in batch:
             pending.done.set()
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.dialects import postgresql, sqlite
 from alembic.config import Config
 
 from core.errors import Conflict, NotFound
@@ -58,6 +59,7 @@ class JobStore:
         self.db = Database(url)
         self.engine = self.db.engine
         self.is_sqlite = self.db.is_sqlite
+        self._upsert_blob = _blob_upsert(postgresql if not self.is_sqlite else sqlite)
 
     def __repr__(self) -> str:
         return f"JobStore({self.db!r})"
@@ -141,7 +143,7 @@ class JobStore:
         values = _job_values(job)
 
         def insert(c) -> None:
-            _write_blobs(c, inline_blobs)
+            self._write_blobs(c, inline_blobs)
             c.execute(_INSERT_JOB, values)
         try:
             self.db.write(insert)
@@ -245,12 +247,18 @@ class JobStore:
         def update(c):
             row = c.execute(statement, params).first()
             if row is not None:
-                _write_blobs(c, inline_blobs)
+                self._write_blobs(c, inline_blobs)
             return row
         row = self.db.write(update)
         return _job(row) if row is not None else None
 
     # -- blobs ----------------------------------------------------------------------------
+
+    def _write_blobs(self, connection, inline_blobs: dict[str, bytes] | None) -> None:
+        """Write blobs, replacing earlier ones (a re-run attempt writes the same keys)."""
+        if inline_blobs:
+            rows = [{"key": k, "data": v} for k, v in inline_blobs.items()]
+            connection.execute(self._upsert_blob, rows[0] if len(rows) == 1 else rows)
 
     def get_blob(self, key: str) -> bytes:
         row = self.db.read(lambda c: c.execute(_GET_BLOB, {"w_key": key}).first())
@@ -259,11 +267,11 @@ class JobStore:
         return bytes(row.data)
 
 
-def _write_blobs(connection, inline_blobs: dict[str, bytes] | None) -> None:
-    """Write blobs, replacing earlier ones (a re-run attempt writes the same keys)."""
-    if inline_blobs:
-        connection.execute(blobs.delete().where(blobs.c.key.in_(list(inline_blobs))))
-        connection.execute(blobs.insert(), [{"key": k, "data": v} for k, v in inline_blobs.items()])
+def _blob_upsert(dialect):
+    """INSERT ... ON CONFLICT (key) DO UPDATE, which SQLite and PostgreSQL spell alike."""
+    statement = dialect.insert(blobs)
+    return statement.on_conflict_do_update(index_elements=[blobs.c.key],
+                                           set_={"data": statement.excluded.data})
 
 
 def _function(row) -> Function:
