@@ -1,8 +1,9 @@
-"""Events on one topic exchange. `job.finished.<function>`: workers tell every gateway that a
-job ended, on each gateway's own exclusive queue, to wake its waiters (they also re-read the
-store, so a lost event only delays). `object.created`: workers announce the objects they
-wrote, durably and confirmed, on one queue that listeners share, so chains work on any S3
-server. An in-process variant serves the one-process stack."""
+"""Events on one topic exchange. `job.finished.<function>`: workers tell the gateways that a
+job ended, to wake its waiters (they also re-read the store, so a lost event only delays).
+Each gateway has its own exclusive queue, bound only to the functions it has waited on, so
+that jobs nobody waits for cost the gateways nothing. `object.created`: workers announce the
+objects they wrote, durably and confirmed, on one queue that listeners share, so chains work
+on any S3 server. An in-process variant serves the one-process stack."""
 
 from __future__ import annotations
 
@@ -24,14 +25,22 @@ Listener = Callable[[dict], None]
 ObjectListener = Callable[[ObjectEvent], None]
 
 
+class Subscription(Protocol):
+    def follow(self, function: str) -> None:
+        """Deliver the finished-job events of `function` from now on; returns once they
+        will be (or once the subscription is reconnecting, which binds it again)."""
+
+    def close(self) -> None: ...
+
+
 class Events(Protocol):
     def publish_finished(self, job_id: str, function: str, status: str) -> None: ...
 
     def publish_object_created(self, event: ObjectEvent) -> None: ...
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener` with each finished-job event until the returned function is
-        called."""
+    def subscribe(self, listener: Listener) -> Subscription:
+        """Call `listener` with each finished-job event of the functions followed, until the
+        subscription is closed."""
 
     def subscribe_objects(self, listener: ObjectListener) -> Callable[[], None]:
         """Call `listener` with each object event; an event whose listener raised a
@@ -107,18 +116,8 @@ class RabbitEvents:
             setattr(self._local, name, channel)
         return channel
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        def deliver(body: bytes) -> None:
-            event = json.loads(body)
-            if isinstance(event, dict) and isinstance(event.get("id"), str):
-                listener(event)
-        def declare(channel) -> str:
-            queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-            channel.queue_bind(queue, EXCHANGE, routing_key=f"job.finished.{self.namespace}.#")
-            return queue
-        consumer = QueueConsumer(self.url, declare, deliver, ack=False, name="sluice-job-events")
-        consumer.start()
-        return consumer.stop
+    def subscribe(self, listener: Listener) -> Subscription:
+        return _FinishedJobs(self.url, self.namespace, listener)
 
     def subscribe_objects(self, listener: ObjectListener) -> Callable[[], None]:
         def declare(channel) -> str:
@@ -136,6 +135,50 @@ class RabbitEvents:
                            routing_key=f"object.created.{self.namespace}")
 
 
+class _FinishedJobs:
+    """A queue of this process's own, bound to the functions it follows."""
+
+    def __init__(self, url: str, namespace: str, listener: Listener):
+        self.namespace, self.listener = namespace, listener
+        self._functions: set[str] = set()
+        self._lock = threading.Lock()
+        self._following = threading.Lock()
+        self._queue = ""
+        self._consumer = QueueConsumer(url, self._declare, self._deliver, ack=False,
+                                       name="sluice-job-events")
+        self._consumer.start()
+
+    def follow(self, function: str) -> None:
+        # One at a time, so that a second caller for the same function cannot return before
+        # the first one's binding is in place.
+        with self._following:
+            with self._lock:
+                if function in self._functions:
+                    return
+                self._functions.add(function)
+            self._consumer.call(lambda channel: self._bind(channel, function))
+
+    def close(self) -> None:
+        self._consumer.stop()
+
+    def _declare(self, channel) -> str:
+        self._queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+        with self._lock:
+            functions = list(self._functions)
+        for function in functions:
+            self._bind(channel, function)
+        return self._queue
+
+    def _bind(self, channel, function: str) -> None:
+        channel.queue_bind(self._queue, EXCHANGE,
+                           routing_key=f"job.finished.{self.namespace}.{function}")
+
+    def _deliver(self, body: bytes) -> None:
+        event = json.loads(body)
+        if isinstance(event, dict) and isinstance(event.get("id"), str):
+            self.listener(event)
+
+
 class QueueConsumer(threading.Thread):
     """Consumes a queue until stopped, reconnecting after failures. `declare` sets up the
     queue on a new channel and returns its name. With `ack`, a message is acknowledged once
@@ -147,6 +190,8 @@ class QueueConsumer(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.url, self.declare, self.deliver, self.ack = url, declare, deliver, ack
         self.stopping = threading.Event()
+        self._connected: tuple[pika.BlockingConnection, object] | None = None
+        self._ready = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -158,6 +203,8 @@ class QueueConsumer(threading.Thread):
                 channel.basic_qos(prefetch_count=64)
                 channel.basic_consume(self.declare(channel), self._on_message,
                                       auto_ack=not self.ack)
+                self._connected = connection, channel
+                self._ready.set()
                 while not self.stopping.is_set():
                     connection.process_data_events(time_limit=0.5)
             except pika.exceptions.AMQPError as exc:
@@ -165,8 +212,31 @@ class QueueConsumer(threading.Thread):
                             exc.__class__.__name__)
                 self.stopping.wait(1.0)
             finally:
+                self._ready.clear()
+                self._connected = None
                 if connection is not None and connection.is_open:
                     connection.close()
+
+    def call(self, work: Callable[[object], None], timeout: float = 2.0) -> None:
+        """Run `work(channel)` on the consumer's own thread (pika's connections are not
+        thread-safe) and wait for it, or for `timeout` if the consumer is not connected:
+        `declare` sets the queue up again on each new connection."""
+        connected = self._connected if self._ready.wait(timeout) else None
+        if connected is None:
+            return
+        connection, channel = connected
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                work(channel)
+            finally:
+                done.set()
+        try:
+            connection.add_callback_threadsafe(run)
+        except (pika.exceptions.AMQPError, RuntimeError):
+            return
+        done.wait(timeout)
 
     def _on_message(self, channel, method, _properties, body: bytes) -> None:
         try:
@@ -206,8 +276,8 @@ class LocalEvents:
         for listener in self._snapshot(self._object_listeners):
             listener(event)
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        return self._add(self._listeners, listener)
+    def subscribe(self, listener: Listener) -> Subscription:
+        return _LocalSubscription(self._add(self._listeners, listener))
 
     def subscribe_objects(self, listener: ObjectListener) -> Callable[[], None]:
         return self._add(self._object_listeners, listener)
@@ -224,3 +294,13 @@ class LocalEvents:
             with self._lock:
                 listeners.remove(listener)
         return unsubscribe
+
+
+class _LocalSubscription:
+    """In one process every event reaches every listener: there is nothing to follow."""
+
+    def __init__(self, unsubscribe: Callable[[], None]):
+        self.close = unsubscribe
+
+    def follow(self, function: str) -> None:
+        pass

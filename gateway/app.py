@@ -67,13 +67,12 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None
             bus_events = events if events is not None else RabbitEvents(settings.broker_url, settings.queue)
             service = Service(settings, store=store, objects=objects,
                               publisher=JobPublisher(bus, settings.queue), events=bus_events, pool=pool)
-            service.waiters = Waiters(loop)
-            unsubscribe = bus_events.subscribe(service.waiters.notify_threadsafe)
+            service.waiters = Waiters(loop, bus_events, pool)
             app[SERVICE] = service
             try:
                 yield
             finally:
-                await loop.run_in_executor(pool, unsubscribe)
+                await loop.run_in_executor(pool, service.waiters.close)
                 if broker is None:
                     await loop.run_in_executor(pool, bus.close)
         finally:

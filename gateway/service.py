@@ -111,7 +111,7 @@ class Service:
         job, created, wait = await self.run(self._accept, caller, request)
         metrics.INVOCATIONS.labels(job.function, "async" if wait is None else "sync").inc()
         if wait is not None and not job.status.terminal:
-            job = await self.wait_for(job.id, wait)
+            job = await self.wait_for(job, wait)
         return job, created
 
     def _accept(self, caller: Caller, request: Invocation) -> tuple[Job, bool, float | None]:
@@ -130,9 +130,9 @@ class Service:
             idempotency_key=key)
         return job, created, wait
 
-    async def wait_for(self, job_id: str, timeout: float) -> Job:
+    async def wait_for(self, job: Job, timeout: float) -> Job:
         timeout = min(timeout, self.settings.max_wait_seconds)
-        return await self.waiters.wait(job_id, timeout, self._load)
+        return await self.waiters.wait(job, timeout, self._load)
 
     async def _load(self, job_id: str) -> Job:
         return await self.run(self.store.get_job, job_id)
@@ -142,7 +142,7 @@ class Service:
     async def get_job(self, caller: Caller, job_id: str, wait: float | None = None) -> Job:
         job = await self._authorized_job(caller, job_id)
         if wait and not job.status.terminal:
-            job = await self.wait_for(job.id, wait)
+            job = await self.wait_for(job, wait)
         return job
 
     async def _authorized_job(self, caller: Caller, job_id: str) -> Job:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 
+from broker.events import Events
 from core import metrics
 from core.jobs import Job
 
@@ -13,9 +15,17 @@ RECHECK_SECONDS = 2.0
 
 
 class Waiters:
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
+    """The completion events of a function are followed from its first waiter on, for the
+    life of the gateway."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, events: Events, pool: Executor):
+        self.loop, self.pool = loop, pool
         self._futures: dict[str, set[asyncio.Future]] = {}
+        self._followed: set[str] = set()
+        self._subscription = events.subscribe(self.notify_threadsafe)
+
+    def close(self) -> None:
+        self._subscription.close()
 
     def notify_threadsafe(self, event: dict) -> None:
         """Called from the event consumer's thread."""
@@ -26,12 +36,17 @@ class Waiters:
             if not future.done():
                 future.set_result(None)
 
-    async def wait(self, job_id: str, timeout: float,
+    async def wait(self, job: Job, timeout: float,
                    load: Callable[[str], Awaitable[Job]]) -> Job:
         """Return the job once terminal, or as it is when `timeout` runs out."""
         deadline = self.loop.time() + timeout
+        job_id = job.id
         metrics.OPEN_WAITERS.inc()
         try:
+            if job.function not in self._followed:
+                await self.loop.run_in_executor(self.pool, self._subscription.follow,
+                                                job.function)
+                self._followed.add(job.function)
             while True:
                 future = self.loop.create_future()
                 self._futures.setdefault(job_id, set()).add(future)
