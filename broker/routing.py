@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from broker.submission import JobSubmitter
 from core import metrics
@@ -18,6 +19,7 @@ from core.keys import check_key
 from core.objects import ObjectStore
 
 log = logging.getLogger(__name__)
+SCAN_PAGE = 500
 
 
 @dataclasses.dataclass
@@ -59,26 +61,33 @@ class EventRouter:
 
     def scan(self, fn: Function) -> Iterator[ScanProgress]:
         """Submit one job per object already under the function's inputs, yielding progress
-        after each object."""
+        after each object. Objects are looked up a page at a time, so that a rescan of a
+        folder already processed costs one query a page rather than a write per object."""
         progress = ScanProgress()
         for spec in fn.input or ():
-            for key, etag, size in self.objects.list_objects(spec.bucket, spec.prefix):
-                if key.endswith("/") or (spec.suffix and not key.endswith(spec.suffix)):
-                    continue
-                progress.listed += 1
-                try:
-                    check_key(key)
-                except Invalid:
-                    progress.refused += 1
+            listing = self.objects.list_objects(spec.bucket, spec.prefix)
+            for page in _pages(listing, SCAN_PAGE):
+                events = [ObjectEvent(bucket=spec.bucket, key=key, etag=etag, size=size,
+                                      source="scan", depth=0)
+                          for key, etag, size in page
+                          if not key.endswith("/") and spec.matches(spec.bucket, key)]
+                known = self.submitter.store.existing_keys(
+                    [event.idempotency_key(fn.name) for event in events])
+                for event in events:
+                    progress.listed += 1
+                    try:
+                        check_key(event.key)
+                    except Invalid:
+                        progress.refused += 1
+                    else:
+                        if event.idempotency_key(fn.name) in known:
+                            metrics.EVENTS.labels("scan", "duplicate").inc()
+                            progress.existing += 1
+                        elif self._submit(fn, event, Trigger.SCAN) is None:
+                            progress.existing += 1
+                        else:
+                            progress.submitted += 1
                     yield progress
-                    continue
-                event = ObjectEvent(bucket=spec.bucket, key=key, etag=etag, size=size,
-                                    source="scan", depth=0)
-                if self._submit(fn, event, Trigger.SCAN) is None:
-                    progress.existing += 1
-                else:
-                    progress.submitted += 1
-                yield progress
 
     def functions(self, *, fresh: bool = False) -> list[Function]:
         return self.catalog.all(fresh=fresh)
@@ -114,3 +123,9 @@ class EventRouter:
             event, etag=event.etag or info.etag, size=event.size or info.size,
             depth=event.depth if event.depth is not None
             else parse_depth(info.metadata.get("sluice-depth")))
+
+
+def _pages(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while page := list(itertools.islice(iterator, size)):
+        yield page

@@ -90,9 +90,18 @@ class ObjectStore:
                 response.close()
                 response.release_conn()
 
-    def download(self, bucket: str, key: str, path: Path) -> int:
+    def download(self, bucket: str, key: str, path: Path, chunk: int = 256 * 1024) -> int:
+        """Write the object to `path` with one request (the SDK's `fget_object` makes two,
+        and a temporary file); returns its size."""
         with _errors(bucket, key):
-            self.client.fget_object(bucket, key, str(path))
+            response = self.client.get_object(bucket, key)
+            try:
+                with open(path, "wb") as file:
+                    for data in response.stream(chunk):
+                        file.write(data)
+            finally:
+                response.close()
+                response.release_conn()
         return path.stat().st_size
 
     def stream(self, bucket: str, key: str, chunk: int = 256 * 1024) -> Iterator[bytes]:

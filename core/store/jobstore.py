@@ -46,6 +46,8 @@ _HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
 _FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
 _GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
+_KNOWN_KEYS = sa.select(jobs.c.idempotency_key).where(
+    jobs.c.idempotency_key.in_(sa.bindparam("w_keys", expanding=True)))
 _GET_FUNCTION = sa.select(functions).where(functions.c.name == sa.bindparam("w_name"))
 _FUNCTIONS_VERSION = sa.select(sa.func.count(), sa.func.max(functions.c.updated_at))
 _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
@@ -158,6 +160,13 @@ class JobStore:
 
     def get_job_by_key(self, key: str) -> Job:
         return self._one(_GET_BY_KEY, {"w_key": key}, f"no job with idempotency key {key!r}")
+
+    def existing_keys(self, keys: list[str]) -> set[str]:
+        """Which of these idempotency keys a job already has."""
+        if not keys:
+            return set()
+        rows = self.db.read(lambda c: c.execute(_KNOWN_KEYS, {"w_keys": keys}).all())
+        return {row.idempotency_key for row in rows}
 
     def _one(self, statement, params: dict, missing: str) -> Job:
         row = self.db.read(lambda c: c.execute(statement, params).first())

@@ -57,6 +57,21 @@ def test_idempotency_key_returns_the_existing_job(store):
     assert store.get_blob("inputs/x") == b"data"
 
 
+def test_existing_keys_are_found_a_page_at_a_time(store):
+    store.create_job(make_job(key="s3:b/one#1"))
+    store.create_job(make_job(key="s3:b/two#1"))
+    assert store.existing_keys(["s3:b/one#1", "s3:b/one#2", "s3:b/two#1"]) == {
+        "s3:b/one#1", "s3:b/two#1"}
+    assert store.existing_keys([]) == set()
+
+
+def test_a_blob_written_again_is_replaced(store):
+    store.create_job(make_job(), {"stdout/x": b"first attempt"})
+    store.create_job(make_job(), {"stdout/x": b"second attempt", "stderr/x": b"err"})
+    assert store.get_blob("stdout/x") == b"second attempt"
+    assert store.get_blob("stderr/x") == b"err"
+
+
 def test_only_one_of_many_concurrent_claims_wins(store):
     job, _ = store.create_job(make_job())
     winners = []
