@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -153,8 +154,27 @@ class Stack:
         raise LookupError(f"no {role} process")
 
     def __exit__(self, *exc) -> None:
+        request = urllib.request.Request(f"{self.url}/v1/functions",
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            functions = [fn["name"] for fn in json.loads(response.read())["functions"]]
         os.killpg(self.process.pid, signal.SIGINT)
         self.process.wait(60)
+        delete_queues(self.env["SLUICE_QUEUE"], functions)
+
+
+def delete_queues(namespace: str, functions: list[str]) -> None:
+    """The queues a stack declared in the shared RabbitMQ, which outlive it (they are
+    durable)."""
+    names = [namespace, f"{namespace}-objects"] + [f"{namespace}.{fn}" for fn in functions]
+    connection = pika.BlockingConnection(pika.URLParameters(BROKER))
+    try:
+        channel = connection.channel()
+        for name in names:
+            for queue in (name, f"{name}.DQ", f"{name}.XQ"):
+                channel.queue_delete(queue)
+    finally:
+        connection.close()
 
 
 async def sluice_figures(stack: Stack, calls: int, jobs: int) -> tuple[dict, float]:
