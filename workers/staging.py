@@ -22,6 +22,9 @@ from workers.processes import alive
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
+_threads = threading.local()
+
+
 @dataclasses.dataclass(frozen=True)
 class Workdir:
     """A worker thread's scratch directory, emptied between attempts rather than recreated
@@ -35,21 +38,28 @@ class Workdir:
 
     @classmethod
     def for_thread(cls, base: Path) -> Workdir:
-        root = base / f"{os.getpid()}-{threading.get_native_id()}"
-        workdir = cls(root=root, input_dir=root / "input", output_dir=root / "output",
-                      stdout=root / "stdout", stderr=root / "stderr")
-        if root.is_dir():
-            workdir.clear()
+        """This thread's directory under `base`, empty."""
+        made = getattr(_threads, "workdirs", None)
+        if made is None:
+            made = _threads.workdirs = {}
+        workdir = made.get(base)
+        if workdir is None:
+            root = base / f"{os.getpid()}-{threading.get_native_id()}"
+            workdir = made[base] = cls(root=root, input_dir=root / "input",
+                                       output_dir=root / "output", stdout=root / "stdout",
+                                       stderr=root / "stderr")
         workdir.input_dir.mkdir(parents=True, exist_ok=True)
         workdir.output_dir.mkdir(exist_ok=True)
+        workdir.clear()
         return workdir
 
     def clear(self) -> None:
         """Remove everything the last attempt left, keeping `input/` and `output/`."""
-        for directory in (self.root, self.input_dir, self.output_dir):
+        for directory, keep in ((self.root, (self.input_dir.name, self.output_dir.name)),
+                                (self.input_dir, ()), (self.output_dir, ())):
             with os.scandir(directory) as entries:
                 for entry in entries:
-                    if entry.path in (str(self.input_dir), str(self.output_dir)):
+                    if entry.name in keep:
                         continue
                     if entry.is_dir(follow_symlinks=False):
                         shutil.rmtree(entry.path, ignore_errors=True)
