@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from core import config
 from core.errors import Invalid
 
 
@@ -37,6 +38,9 @@ class Secret:
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 _NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+# Settings that the commands read themselves: the embedded S3 server's port (`sluice up`)
+# and the log level (set before anything else).
+READ_BY_THE_COMMANDS = frozenset({"S3_PORT", "LOG_LEVEL"})
 
 
 def parse_size(text: str, *, name: str) -> int:
@@ -109,9 +113,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
-        env = os.environ if environ is None else environ
+        """From the `SLUICE_*` variables of `environ` (default: the process's), over those
+        of the config file that `SLUICE_CONFIG` names."""
+        sources = config.load(environ)
+        env = sources.values
+        read: set[str] = set()
 
         def get(name: str, default: str | None = None) -> str | None:
+            read.add(name)
             value = env.get(f"SLUICE_{name}")
             return value if value not in (None, "") else default
 
@@ -127,7 +136,8 @@ class Settings:
                 raise Invalid(f"SLUICE_{name} must not be negative")
             return value
 
-        data_dir = Path(overrides.pop("data_dir", None) or get("DATA_DIR", ".sluice"))
+        configured_dir = get("DATA_DIR", ".sluice")
+        data_dir = Path(overrides.pop("data_dir", None) or configured_dir)
         admin = get("ADMIN_TOKEN")
         if admin is None:
             token_file = data_dir / "admin-token"
@@ -180,6 +190,7 @@ class Settings:
             ),
         )
         values.update(overrides)
+        sources.check_known(read | READ_BY_THE_COMMANDS)
         return cls(**values)
 
 

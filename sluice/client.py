@@ -11,6 +11,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from core import config
+
 
 class ClientError(Exception):
     """One line a user can act on."""
@@ -28,7 +30,8 @@ def default_token(data_dir: str | None = None) -> str | None:
     token = os.environ.get("SLUICE_TOKEN")
     if token:
         return token
-    path = Path(data_dir or os.environ.get("SLUICE_DATA_DIR") or ".sluice") / "admin-token"
+    configured = config.load().values.get("SLUICE_DATA_DIR")
+    path = Path(data_dir or configured or ".sluice") / "admin-token"
     return path.read_text().strip() if path.is_file() else None
 
 

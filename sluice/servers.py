@@ -7,13 +7,22 @@ import os
 import signal
 import time
 
+from core import config
+from core.errors import Invalid
 from core.settings import Settings
 
 log = logging.getLogger("sluice")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def configure_logging() -> None:
-    logging.basicConfig(level=os.environ.get("SLUICE_LOG_LEVEL", "INFO").upper(),
+    level = (config.load().values.get("SLUICE_LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise Invalid(f"SLUICE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                      f"not {level!r}")
+    logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("pika", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -15,8 +15,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
+from core import config
 from core.errors import Invalid
 from core.settings import Settings
 from sluice.children import spawn
@@ -30,21 +32,24 @@ def up(args) -> int:
     from broker.setup import rabbitmq_reachable
     configure_logging()
     started = time.monotonic()
-    data_dir = Path(args.data_dir or os.environ.get("SLUICE_DATA_DIR") or ".sluice").resolve()
+    # The config file's settings as well as the environment's; the children read both too.
+    configured = config.load().values
+    data_dir = Path(args.data_dir or configured.get("SLUICE_DATA_DIR") or ".sluice").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = args.port or _port("SLUICE_PORT", 8080)
+    port = args.port or _port(configured, "SLUICE_PORT", 8080)
     env = dict(os.environ, SLUICE_DATA_DIR=str(data_dir), SLUICE_PORT=str(port),
                SLUICE_HOST="127.0.0.1")
-    env["SLUICE_ADMIN_TOKEN"] = os.environ.get("SLUICE_ADMIN_TOKEN") or _secret_file(
+    env["SLUICE_ADMIN_TOKEN"] = configured.get("SLUICE_ADMIN_TOKEN") or _secret_file(
         data_dir / "admin-token", lambda: secrets.token_urlsafe(32))
-    env["SLUICE_EVENTS_TOKEN"] = os.environ.get("SLUICE_EVENTS_TOKEN") or _secret_file(
+    env["SLUICE_EVENTS_TOKEN"] = configured.get("SLUICE_EVENTS_TOKEN") or _secret_file(
         data_dir / "events-token", lambda: secrets.token_urlsafe(32))
     metrics_dir = data_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
-    seaweed = _seaweed(data_dir, env, f"http://127.0.0.1:{port}/v1/events/seaweedfs")
+    seaweed = _seaweed(data_dir, env, configured, f"http://127.0.0.1:{port}/v1/events/seaweedfs")
+    settings = Settings.from_env(env)
     busy = [p for p in [port] + (seaweed.ports() if seaweed else []) if _in_use(p)]
     if busy:
         print(f"sluice: port{'s' if len(busy) > 1 else ''} {', '.join(map(str, busy))} "
@@ -53,7 +58,6 @@ def up(args) -> int:
         return 1
     if seaweed:
         seaweed.start()
-    settings = Settings.from_env(env)
     in_process = not rabbitmq_reachable(settings.broker_url)
     if in_process:
         log.warning("\n\n  RabbitMQ is not reachable at %s.\n  Running with an IN-PROCESS "
@@ -86,15 +90,15 @@ def up(args) -> int:
         print("sluice: stopped", file=sys.stderr)
 
 
-def _seaweed(data_dir: Path, env: dict, webhook: str):
+def _seaweed(data_dir: Path, env: dict, configured: Mapping[str, str], webhook: str):
     """The embedded S3 server, unless SLUICE_S3_URL names another one. Its filer posts every
     upload to the gateway, so uploads trigger functions with no further setup."""
     from sluice.seaweed import SeaweedServer
-    if os.environ.get("SLUICE_S3_URL"):
+    if configured.get("SLUICE_S3_URL"):
         return None
     keys = json.loads(_secret_file(data_dir / "s3-credentials.json", lambda: json.dumps({
         "access_key": secrets.token_hex(10), "secret_key": secrets.token_urlsafe(30)})))
-    s3_port = _port("SLUICE_S3_PORT", 8333)
+    s3_port = _port(configured, "SLUICE_S3_PORT", 8333)
     seaweed = SeaweedServer(data_dir / "seaweedfs", s3_port, keys["access_key"],
                             keys["secret_key"], webhook=webhook,
                             webhook_token=env["SLUICE_EVENTS_TOKEN"])
@@ -198,8 +202,8 @@ Ctrl-C stops everything.
 """, flush=True)
 
 
-def _port(name: str, default: int) -> int:
-    raw = os.environ.get(name) or str(default)
+def _port(configured: Mapping[str, str], name: str, default: int) -> int:
+    raw = configured.get(name) or str(default)
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise Invalid(f"{name} must be a TCP port number, not {raw!r}")
     return int(raw)

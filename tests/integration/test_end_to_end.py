@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,16 @@ pytestmark = pytest.mark.slow
 
 
 def start_up(tmp_path: Path, **overrides: str):
-    """`sluice up --workers 1` on free ports; returns its environment, process and log."""
+    """`sluice up --workers 1` on free ports; returns its environment, process and log. The
+    S3 port and the queue come from a config file, as an operator might set them."""
     port = free_port_block(1)
+    config = tmp_path / "sluice.toml"
+    config.write_text(f"s3_port = {free_port_block(5, also_plus=10000)}\n"
+                      f'queue = "sluice-e2e-{secrets.token_hex(4)}"\n')
     env = dict(os.environ, SLUICE_DATA_DIR=str(tmp_path / "data"), SLUICE_PORT=str(port),
-               SLUICE_S3_PORT=str(free_port_block(5, also_plus=10000)),
-               SLUICE_QUEUE=f"sluice-e2e-{secrets.token_hex(4)}",
-               SLUICE_URL=f"http://127.0.0.1:{port}", **overrides)
+               SLUICE_CONFIG=str(config), SLUICE_URL=f"http://127.0.0.1:{port}", **overrides)
+    for variable in ("SLUICE_S3_PORT", "SLUICE_QUEUE"):
+        env.pop(variable, None)
     env.pop("SLUICE_ADMIN_TOKEN", None)
     env.pop("SLUICE_TOKEN", None)
     log_path = tmp_path / "up.log"
@@ -81,6 +86,8 @@ def test_the_quick_start_works_from_the_command_line(stack):
     env, up, log = stack
     banner = log.read_text()
     assert f"API          {env['SLUICE_URL']}" in banner
+    s3_port = tomllib.loads(Path(env["SLUICE_CONFIG"]).read_text())["s3_port"]
+    assert f"S3           http://127.0.0.1:{s3_port}" in banner
     assert Path(env["SLUICE_DATA_DIR"], "admin-token").stat().st_mode & 0o777 == 0o600
     assert "hello: created" in sluice(env, "deploy", "-f", "examples/hello.yaml").stdout
     assert sluice(env, "invoke", "hello", "--text", "world").stdout == "Hello, world!\n"

@@ -38,3 +38,42 @@ def test_max_body_takes_sizes(tmp_path, value, expected):
 def test_bad_settings_are_refused_with_the_variable_named(tmp_path, name, value):
     with pytest.raises(Invalid, match=name):
         Settings.from_env({"SLUICE_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_a_config_file_sets_what_the_environment_does_not(tmp_path):
+    config = tmp_path / "sluice.toml"
+    config.write_text('database_url = "postgresql://sluice@db/sluice"\n'
+                      'worker_threads = 16\nsync_wait = 2.5\nport = 9000\n')
+    env = {"SLUICE_DATA_DIR": str(tmp_path), "SLUICE_CONFIG": str(config), "SLUICE_PORT": "8081"}
+    settings = Settings.from_env(env)
+    assert settings.database_url == "postgresql://sluice@db/sluice"
+    assert settings.worker.threads == 16 and settings.sync_wait_seconds == 2.5
+    assert settings.port == 8081
+
+
+@pytest.mark.parametrize("text, message", [
+    ('worker_thread = 4\n', "unknown setting 'worker_thread'; did you mean 'worker_threads'?"),
+    ('[s3]\nurl = "http://s3"\n', "s3 must be a string, a number or a boolean"),
+    ('port = \n', "is not valid TOML"),
+    ('worker_threads = "many"\n', "SLUICE_WORKER_THREADS must be a number"),
+])
+def test_a_bad_config_file_is_refused_with_what_is_wrong(tmp_path, text, message):
+    config = tmp_path / "sluice.toml"
+    config.write_text(text)
+    with pytest.raises(Invalid) as refused:
+        Settings.from_env({"SLUICE_DATA_DIR": str(tmp_path), "SLUICE_CONFIG": str(config)})
+    assert message in refused.value.detail
+
+
+def test_a_missing_config_file_is_named(tmp_path):
+    missing = tmp_path / "nowhere.toml"
+    with pytest.raises(Invalid, match=f"SLUICE_CONFIG names {missing}, which cannot be read"):
+        Settings.from_env({"SLUICE_CONFIG": str(missing)})
+
+
+def test_secrets_from_a_config_file_stay_out_of_repr(tmp_path):
+    config = tmp_path / "sluice.toml"
+    config.write_text('admin_token = "hunter2"\ns3_secret_key = "s3cr3t"\n')
+    settings = Settings.from_env({"SLUICE_DATA_DIR": str(tmp_path), "SLUICE_CONFIG": str(config)})
+    assert settings.admin_token.reveal() == "hunter2"
+    assert "hunter2" not in repr(settings) and "s3cr3t" not in repr(settings)
