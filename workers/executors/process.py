@@ -25,13 +25,18 @@ def _gnu_time() -> str | None:
     return path if "GNU" in probe.stdout + probe.stderr else None
 
 
+# Shared by every executor of the process: at most one timer thread, whatever the number of
+# executors (tests and benches make many).
+_DEADLINES = Deadlines()
+
+
 class ProcessExecutor:
     name = "process"
     stages_itself = False
 
     def __init__(self):
         self.time = _gnu_time()
-        self.deadlines = Deadlines()
+        self.deadlines = _DEADLINES
 
     def start(self, invocation: Invocation) -> RunningProcess:
         return RunningProcess(invocation, self.time, self.deadlines)
