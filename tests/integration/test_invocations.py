@@ -2,9 +2,12 @@
 
 import asyncio
 import io
+import time
 import zipfile
 
 import aiohttp
+
+from gateway import waiting
 
 
 async def test_sync_invocation_answers_with_stdout(api):
@@ -177,3 +180,19 @@ async def test_metrics_count_requests_invocations_and_jobs(api):
     assert 'route="/v1/functions/{name}/invocations"' in text
     assert 'sluice_job_duration_seconds_count{function="counted",status="succeeded"}' in text
     assert "sluice_open_waiters" in text
+
+
+async def test_waiting_requests_are_woken_by_completion_events(api, monkeypatch):
+    # With the store's re-read pushed out of reach, a wait ends early only if the event
+    # arrives; without it each would last its whole 30 s.
+    monkeypatch.setattr(waiting, "RECHECK_SECONDS", 3600)
+    started = time.monotonic()
+    await api.deploy("slow-echo", script="sleep 0.5; echo hi")
+    response = await api.request("POST", "/v1/functions/slow-echo/invocations",
+                                 headers={"Prefer": "wait=30"})
+    assert response.status == 200 and await response.text() == "hi\n"
+    await api.deploy("slow-async", script="sleep 0.5; echo later", mode="async")
+    job = await (await api.request("POST", "/v1/functions/slow-async/invocations")).json()
+    polled = await (await api.request("GET", f"/v1/jobs/{job['id']}?wait=30")).json()
+    assert polled["status"] == "succeeded"
+    assert time.monotonic() - started < 20
