@@ -133,8 +133,11 @@ class JobRunner:
             outputs = execution.outputs
             if outputs is None:
                 outputs = stage_out(job, fn, workdir, self.objects)
-            stdout_ref, inline = self.blobs.prepare(blob_key("stdout", job.id),
-                                                    workdir.stdout.read_bytes())
+            if execution.stdout_ref is not None:
+                stdout_ref, inline = execution.stdout_ref, {}
+            else:
+                stdout_ref, inline = self.blobs.prepare(blob_key("stdout", job.id),
+                                                        workdir.stdout.read_bytes())
             stderr_ref, inline_err = self.blobs.prepare(blob_key("stderr", job.id),
                                                         _stderr(workdir, execution.error))
         except SluiceError as exc:

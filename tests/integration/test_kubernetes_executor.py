@@ -81,6 +81,16 @@ def test_a_request_body_in_the_job_store_reaches_the_pod(run):
     assert workdir.stdout.read_text().strip() == "12"
 
 
+def test_a_large_stdout_stays_where_the_pod_uploaded_it(run, objects, s3_settings):
+    execution, workdir, _ = run("yes sluice | head -c 5000")
+    assert execution.exit_code == 0 and workdir.stdout.read_bytes() == b""
+    bucket, _, key = execution.stdout_ref.removeprefix("s3:").partition("/")
+    assert bucket == s3_settings.system_bucket
+    assert objects.get_bytes(bucket, key) == (b"sluice\n" * 715)[:5000]
+    small, workdir, _ = run("echo small")
+    assert small.stdout_ref is None and workdir.stdout.read_bytes() == b"small\n"
+
+
 def test_a_failing_function_reports_its_exit_code_and_still_uploads(run):
     execution, workdir, _ = run('echo partial > "$TMP_OUTPUT_DIR/p.txt"; echo boom >&2; exit 3')
     assert (execution.exit_code, execution.reason) == (3, Reason.ERROR)

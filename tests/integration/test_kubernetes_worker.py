@@ -50,3 +50,14 @@ async def test_the_first_example_runs_on_kubernetes(api):
     response = await api.request("POST", "/v1/functions/hello/invocations", data=b"world")
     assert response.status == 200, await response.text()
     assert await response.text() == "Hello, world!\n"
+
+
+async def test_a_stdout_too_large_for_the_store_is_answered_from_s3(api):
+    await api.deploy("chatty", image="busybox:1.36", script="yes sluice | head -c 300000")
+    response = await api.request("POST", "/v1/functions/chatty/invocations")
+    assert response.status == 200, await response.text()
+    expected = (b"sluice\n" * 42858)[:300000]
+    assert await response.read() == expected
+    job_id = response.headers["Sluice-Job-Id"]
+    logs = await api.request("GET", f"/v1/jobs/{job_id}/logs")
+    assert (await logs.read()).startswith(expected)

@@ -38,6 +38,9 @@ class Execution:
     error: str | None = None
     outputs: tuple[OutputObject, ...] | None = None
     """What an executor that stages by itself uploaded; None: the worker uploads them."""
+    stdout_ref: str | None = None
+    """Where such an executor left a stdout too large for the job store (a blob reference);
+    None: the stdout is in the attempt's `stdout` file."""
 
 
 class Running(Protocol):

@@ -175,12 +175,15 @@ class RunningJob:
 
     def _execution(self, state: JobState) -> Execution:
         function = state.container(FUNCTION_CONTAINER)
-        exit_code, outputs, error = None, (), self._error
+        exit_code, outputs, error, stdout_ref = None, (), self._error, None
         Path(self.invocation.stdout).write_bytes(b"")
         try:
             data = self.executor.objects.get_bytes(self.plan.result_bucket, self.plan.result_key)
             exit_code, stdout_size, outputs = parse_result(data)
-            if stdout_size:
+            if stdout_size > self.executor.blobs.inline_max:
+                # The uploader put it where the job's blobs live: no need to fetch it.
+                stdout_ref = self.executor.blobs.ref_for(self.plan.stdout_key, stdout_size)
+            elif stdout_size:
                 self.executor.objects.download(self.plan.result_bucket, self.plan.stdout_key,
                                                Path(self.invocation.stdout))
         except NotFound:
@@ -199,7 +202,7 @@ class RunningJob:
             error = error or (None if exit_code is not None
                               else "the attempt ended without an exit code")
         return Execution(exit_code=exit_code, reason=reason, error=error,
-                         outputs=tuple(outputs))
+                         outputs=tuple(outputs), stdout_ref=stdout_ref)
 
     def _staging_failure(self, state: JobState) -> str | None:
         """Why a staging container failed, from the last line of its log."""
