@@ -71,22 +71,19 @@ class EventRouter:
                                       source="scan", depth=0)
                           for key, etag, size in page
                           if not key.endswith("/") and spec.matches(spec.bucket, key)]
-                known = self.submitter.store.existing_keys(
-                    [event.idempotency_key(fn.name) for event in events])
-                for event in events:
+                keys = [event.idempotency_key(fn.name) for event in events]
+                known = self.submitter.store.existing_keys(keys)
+                for event, key in zip(events, keys):
                     progress.listed += 1
-                    try:
-                        check_key(event.key)
-                    except Invalid:
+                    if not _safe(event.key):
                         progress.refused += 1
+                    elif key in known:
+                        metrics.EVENTS.labels("scan", "duplicate").inc()
+                        progress.existing += 1
+                    elif self._submit(fn, event, Trigger.SCAN) is None:
+                        progress.existing += 1
                     else:
-                        if event.idempotency_key(fn.name) in known:
-                            metrics.EVENTS.labels("scan", "duplicate").inc()
-                            progress.existing += 1
-                        elif self._submit(fn, event, Trigger.SCAN) is None:
-                            progress.existing += 1
-                        else:
-                            progress.submitted += 1
+                        progress.submitted += 1
                     yield progress
 
     def functions(self, *, fresh: bool = False) -> list[Function]:
@@ -123,6 +120,14 @@ class EventRouter:
             event, etag=event.etag or info.etag, size=event.size or info.size,
             depth=event.depth if event.depth is not None
             else parse_depth(info.metadata.get("sluice-depth")))
+
+
+def _safe(key: str) -> bool:
+    try:
+        check_key(key)
+    except Invalid:
+        return False
+    return True
 
 
 def _pages(items: Iterable, size: int) -> Iterator[list]:

@@ -45,11 +45,6 @@ exit "$code"
 """
 
 
-def pod_dirs(root: Path = ROOT) -> Workdir:
-    return Workdir(root=root, input_dir=root / "input", output_dir=root / "output",
-                   stdout=root / "stdout", stderr=root / "stderr")
-
-
 @dataclasses.dataclass(frozen=True)
 class StagingPlan:
     """What the staging containers of one attempt do, passed to them as JSON."""
@@ -95,7 +90,7 @@ class StagingPlan:
 
 def stage_in(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> Path:
     """The init container's work: directories, the input, the wrapper and the pipe."""
-    dirs = pod_dirs(root)
+    dirs = Workdir.at(root)
     for directory in (dirs.input_dir, dirs.output_dir):
         directory.mkdir(parents=True, exist_ok=True)
     path = dirs.input_dir / plan.input_name
@@ -140,7 +135,7 @@ def wait_for_function(root: Path = ROOT, poll: float = 0.05) -> int | None:
 def stage_out(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> dict[str, Any]:
     """The uploader's work once the function is over: outputs, stdout, the result document."""
     exit_code = wait_for_function(root)
-    dirs = pod_dirs(root)
+    dirs = Workdir.at(root)
     outputs = upload_outputs(dirs.output_dir, plan.output_bucket, plan.output_prefix,
                              plan.metadata, objects)
     stdout_size = dirs.stdout.stat().st_size if dirs.stdout.exists() else 0

@@ -37,6 +37,12 @@ class Workdir:
     stderr: Path
 
     @classmethod
+    def at(cls, root: Path) -> Workdir:
+        """The layout under `root`, on a worker or in a Kubernetes Job's pod."""
+        return cls(root=root, input_dir=root / "input", output_dir=root / "output",
+                   stdout=root / "stdout", stderr=root / "stderr")
+
+    @classmethod
     def for_thread(cls, base: Path) -> Workdir:
         """This thread's directory under `base`, empty."""
         made = getattr(_threads, "workdirs", None)
@@ -44,10 +50,7 @@ class Workdir:
             made = _threads.workdirs = {}
         workdir = made.get(base)
         if workdir is None:
-            root = base / f"{os.getpid()}-{threading.get_native_id()}"
-            workdir = made[base] = cls(root=root, input_dir=root / "input",
-                                       output_dir=root / "output", stdout=root / "stdout",
-                                       stderr=root / "stderr")
+            workdir = made[base] = cls.at(base / f"{os.getpid()}-{threading.get_native_id()}")
         workdir.input_dir.mkdir(parents=True, exist_ok=True)
         workdir.output_dir.mkdir(exist_ok=True)
         workdir.clear()

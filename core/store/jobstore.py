@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.dialects import postgresql, sqlite
 from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import Conflict, NotFound
 from core.functions import Function
@@ -61,7 +61,7 @@ class JobStore:
         self.db = Database(url)
         self.engine = self.db.engine
         self.is_sqlite = self.db.is_sqlite
-        self._upsert_blob = _blob_upsert(postgresql if not self.is_sqlite else sqlite)
+        self._upsert_blob = _blob_upsert(sqlite if self.is_sqlite else postgresql)
 
     def __repr__(self) -> str:
         return f"JobStore({self.db!r})"
@@ -266,8 +266,8 @@ class JobStore:
     def _write_blobs(self, connection, inline_blobs: dict[str, bytes] | None) -> None:
         """Write blobs, replacing earlier ones (a re-run attempt writes the same keys)."""
         if inline_blobs:
-            rows = [{"key": k, "data": v} for k, v in inline_blobs.items()]
-            connection.execute(self._upsert_blob, rows[0] if len(rows) == 1 else rows)
+            connection.execute(self._upsert_blob,
+                               [{"key": k, "data": v} for k, v in inline_blobs.items()])
 
     def get_blob(self, key: str) -> bytes:
         row = self.db.read(lambda c: c.execute(_GET_BLOB, {"w_key": key}).first())

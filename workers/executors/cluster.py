@@ -24,7 +24,7 @@ from workers.executors.base import Execution, Invocation
 from workers.executors.job_manifest import (FUNCTION_CONTAINER, PULL_POLICIES,
                                             STAGE_IN_CONTAINER, UPLOADER_CONTAINER,
                                             deadline_seconds, job_manifest, job_name)
-from workers.pod_staging import StagingPlan, parse_result, pod_dirs
+from workers.pod_staging import ROOT, StagingPlan, parse_result
 from workers.staging import output_metadata
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class KubernetesExecutor:
 
 def pod_environment(environment: dict[str, str], workdir: Path) -> dict[str, str]:
     """The invocation contract with the pod's paths; PATH comes from the image."""
-    host, pod = str(workdir), str(pod_dirs().root)
+    host, pod = str(workdir), str(ROOT)
     return {k: pod + v[len(host):] if v.startswith(host) else v
             for k, v in environment.items() if k != "PATH"}
 
