@@ -11,6 +11,7 @@ RUN python -m venv /opt/sluice
 COPY pyproject.toml README.md /src/
 COPY core /src/core
 COPY broker /src/broker
+COPY jobs /src/jobs
 COPY gateway /src/gateway
 COPY workers /src/workers
 COPY storage_events /src/storage_events

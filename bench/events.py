@@ -17,13 +17,19 @@ import json
 import os
 import signal
 import statistics
+import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from minio import Minio
+try:
+    from minio import Minio
 
-from bench.invoke import Stack
+    from bench.stack import Stack, require_rabbitmq
+    from core.times import parse_rfc3339
+except ModuleNotFoundError as missing:
+    sys.exit(f"bench: {missing.name} is missing: run `make install`, then "
+             ".venv/bin/python -m bench.events")
 
 FUNCTION = {"script": 'cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"', "mode": "async",
             "input": [{"bucket": "bench-events", "prefix": "in/", "scan_interval": 5}],
@@ -101,9 +107,10 @@ def upload_round(stack: Stack, client: Minio, function: str, files: int,
     per_key: dict[str, int] = {}
     for job in jobs:
         per_key[job["source"]["key"]] = per_key.get(job["source"]["key"], 0) + 1
-    latencies = sorted(j["finished_at"] - uploaded[j["source"]["key"]] for j in finished
+    finished_at = {j["id"]: parse_rfc3339(j["finished_at"]) for j in finished}
+    latencies = sorted(finished_at[j["id"]] - uploaded[j["source"]["key"]] for j in finished
                        if j["source"]["key"] in uploaded)
-    last = max(j["finished_at"] for j in finished)
+    last = max(finished_at.values())
     return {"files": files, "files_per_s": files / (last - started),
             "p50_ms": statistics.median(latencies) * 1000,
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
@@ -120,6 +127,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0,
                         help="files a second in the paced round, below saturation")
     args = parser.parse_args()
+    require_rabbitmq()
     with Stack(args.workers) as stack:
         keys = json.loads((stack.dir / "s3-credentials.json").read_text())
         client = Minio(stack.env["SLUICE_S3_URL"].removeprefix("http://")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import pika
 
+from core import metrics
 from core.errors import Invalid, SluiceError, Unavailable
 from core.events import ObjectEvent
 
@@ -52,13 +54,16 @@ def object_event_body(event: ObjectEvent) -> bytes:
                        "size": event.size, "depth": event.depth}).encode()
 
 
-def object_event_from(body: bytes) -> ObjectEvent:
-    try:
-        data = json.loads(body)
-        return ObjectEvent(bucket=data["bucket"], key=data["key"], etag=data.get("etag"),
-                           size=data.get("size"), depth=data.get("depth"), source="internal")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise Invalid(f"unreadable object event: {exc}") from None
+def object_event_from(document: Any) -> ObjectEvent:
+    if not isinstance(document, dict) or not isinstance(document.get("bucket"), str) \
+            or not isinstance(document.get("key"), str):
+        raise Invalid("an object event must be a JSON object with a bucket and a key")
+    etag, size, depth = document.get("etag"), document.get("size"), document.get("depth")
+    return ObjectEvent(bucket=document["bucket"], key=document["key"],
+                       etag=etag if isinstance(etag, str) else None,
+                       size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                       depth=depth if isinstance(depth, int) and not isinstance(depth, bool)
+                       else None, source="internal")
 
 
 class RabbitEvents:
@@ -124,8 +129,8 @@ class RabbitEvents:
             self._declare_objects_queue(channel)
             return self.objects_queue
         consumer = QueueConsumer(self.url, declare,
-                                 lambda body: listener(object_event_from(body)), ack=True,
-                                 name="sluice-object-events")
+                                 lambda document: listener(object_event_from(document)),
+                                 ack=True, name="sluice-object-events")
         consumer.start()
         return consumer.stop
 
@@ -173,19 +178,22 @@ class _FinishedJobs:
         channel.queue_bind(self._queue, EXCHANGE,
                            routing_key=f"job.finished.{self.namespace}.{function}")
 
-    def _deliver(self, body: bytes) -> None:
-        event = json.loads(body)
+    def _deliver(self, event: Any) -> None:
         if isinstance(event, dict) and isinstance(event.get("id"), str):
             self.listener(event)
 
 
 class QueueConsumer(threading.Thread):
-    """Consumes a queue until stopped, reconnecting after failures. `declare` sets up the
-    queue on a new channel and returns its name. With `ack`, a message is acknowledged once
-    `deliver` returns, dropped if it raises `Invalid` (it will never be readable), and
-    delivered again later if it raises another `SluiceError`."""
+    """Consumes a queue until stopped, and never dies of an error: a lost connection, or any
+    other failure of its own, is logged and followed by a new connection. `declare` sets up
+    the queue on a new channel and returns its name; `deliver` is given each message's body
+    as parsed JSON. With `ack`, a message is acknowledged once `deliver` returns. It is
+    dropped, and counted, only when it can never be read: its body is not JSON, or
+    `deliver` raised `Invalid`. Any other failure puts it back on the queue for later."""
 
-    def __init__(self, url: str, declare: Callable, deliver: Callable[[bytes], None], *,
+    RETRY_PAUSE = 1.0
+
+    def __init__(self, url: str, declare: Callable, deliver: Callable[[Any], None], *,
                  ack: bool, name: str):
         super().__init__(name=name, daemon=True)
         self.url, self.declare, self.deliver, self.ack = url, declare, deliver, ack
@@ -210,12 +218,14 @@ class QueueConsumer(threading.Thread):
             except pika.exceptions.AMQPError as exc:
                 log.warning("%s interrupted (%s); reconnecting", self.name,
                             exc.__class__.__name__)
-                self.stopping.wait(1.0)
+                self.stopping.wait(self.RETRY_PAUSE)
+            except Exception:
+                log.exception("%s failed; reconnecting", self.name)
+                self.stopping.wait(self.RETRY_PAUSE)
             finally:
                 self._ready.clear()
                 self._connected = None
-                if connection is not None and connection.is_open:
-                    connection.close()
+                _close_quietly(connection)
 
     def call(self, work: Callable[[object], None], timeout: float = 2.0) -> None:
         """Run `work(channel)` on the consumer's own thread (pika's connections are not
@@ -239,24 +249,50 @@ class QueueConsumer(threading.Thread):
         done.wait(timeout)
 
     def _on_message(self, channel, method, _properties, body: bytes) -> None:
+        if self._handled(body) or not self.ack:
+            if self.ack:
+                channel.basic_ack(method.delivery_tag)
+            return
+        self.stopping.wait(self.RETRY_PAUSE)
+        channel.basic_nack(method.delivery_tag, requeue=True)
+
+    def _handled(self, body: bytes) -> bool:
+        """Deliver one message; False when it should be delivered again later."""
         try:
-            self.deliver(body)
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            self._drop("not-json", "a message that is not JSON")
+            return True
+        try:
+            self.deliver(document)
         except Invalid as exc:
-            log.warning("%s dropped a message it cannot read: %s", self.name, exc.detail)
+            self._drop("invalid", f"a message it cannot read: {exc.detail}")
         except SluiceError as exc:
             log.warning("%s will retry a message: %s", self.name, exc.detail)
-            if self.ack:
-                self.stopping.wait(1.0)
-                channel.basic_nack(method.delivery_tag, requeue=True)
-            return
-        except ValueError:
-            log.warning("%s dropped a message that is not JSON", self.name)
-        if self.ack:
-            channel.basic_ack(method.delivery_tag)
+            return False
+        except Exception:
+            incident = uuid.uuid4().hex[:12]
+            log.exception("%s failed on a message (incident %s); it will be retried",
+                          self.name, incident)
+            return False
+        return True
+
+    def _drop(self, why: str, what: str) -> None:
+        metrics.EVENT_MESSAGES_DROPPED.labels(self.name, why).inc()
+        log.warning("%s dropped %s", self.name, what)
 
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=5)
+
+
+def _close_quietly(connection: pika.BlockingConnection | None) -> None:
+    if connection is None or not connection.is_open:
+        return
+    try:
+        connection.close()
+    except pika.exceptions.AMQPError:
+        pass
 
 
 class LocalEvents:

@@ -7,6 +7,9 @@ import dramatiq
 from broker import RUN_JOB_ACTOR
 from core.errors import Unavailable
 
+# The broker's type, for the layers above that may not import Dramatiq themselves.
+Broker = dramatiq.Broker
+
 
 def function_queue(base: str, function: str) -> str:
     """Each function has its own queue, so that a flood of one does not hold up the others
@@ -15,7 +18,7 @@ def function_queue(base: str, function: str) -> str:
 
 
 class JobPublisher:
-    def __init__(self, broker: dramatiq.Broker, queue: str):
+    def __init__(self, broker: Broker, queue: str):
         self.broker, self.queue = broker, queue
 
     def publish(self, job_id: str, function: str) -> None:

@@ -14,10 +14,20 @@ from dramatiq.middleware import Retries
 log = logging.getLogger(__name__)
 
 
+MAX_UNEXPECTED_RETRIES = 20
+
+
+def _retry_when(retries: int, exception: BaseException) -> bool:
+    """The workers' runner decides about retries (see `workers.failures`) and asks for one
+    with `dramatiq.Retry`, which is always granted. Anything else escaping an actor is a bug
+    of Sluice's own: it is retried a bounded number of times."""
+    return isinstance(exception, dramatiq.Retry) or retries < MAX_UNEXPECTED_RETRIES
+
+
 def _middleware() -> list:
     # Only retries: job timeouts are the executor's business, and a job's age is no reason to
-    # drop it. Retries cover infrastructure errors (store or object store briefly away).
-    return [Retries(max_retries=20, min_backoff=1_000, max_backoff=60_000)]
+    # drop it.
+    return [Retries(min_backoff=1_000, max_backoff=60_000, retry_when=_retry_when)]
 
 
 def rabbitmq_broker(url: str) -> dramatiq.Broker:

@@ -1,48 +1,77 @@
-"""The functions as most readers need them: a cached copy of the job store's list, checked
-for changes (one cheap query) at most once a second, or at once when asked, and re-read
-only when they changed."""
+"""The functions as every reader gets them: parsed from their stored specs once per revision
+(a revision never changes), and the list of current revisions cached, checked for changes
+(one cheap query) at most once a second, or at once when asked."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
 from core.errors import NotFound
 from core.functions import Function
-from core.store import JobStore
+from core.store import JobStore, StoredFunction
 
 CHECK_SECONDS = 1.0
+MAX_REVISIONS = 4096
 
 
 class FunctionCatalog:
     def __init__(self, store: JobStore):
         self.store = store
-        self._by_name: dict[str, Function] = {}
+        self._current: dict[str, Function] = {}
+        self._revisions: dict[tuple[str, int], Function] = {}
         self._version: tuple[int, float] | None = None
         self._checked_at = -CHECK_SECONDS
         self._lock = threading.Lock()
 
     def all(self, *, fresh: bool = False) -> list[Function]:
-        return list(self._current(fresh).values())
+        return list(self._listing(fresh).values())
 
-    def get(self, name: str) -> Function:
-        """A function by name; one deployed a moment ago is found too."""
-        fn = self._current(False).get(name) or self._current(True).get(name)
+    def get(self, name: str, *, fresh: bool = False) -> Function:
+        """A function's current revision; one deployed a moment ago is found too. With
+        `fresh`, as the store has it now (after a change made by another process)."""
+        if fresh:
+            return self.parsed(self.store.get_function(name))
+        fn = self._listing(False).get(name) or self._listing(True).get(name)
         if fn is None:
             raise NotFound(f"function {name!r} does not exist")
         return fn
+
+    def revision(self, name: str, revision: int) -> Function:
+        """The function as it was at `revision` (what a job invoked then runs)."""
+        with self._lock:
+            fn = self._revisions.get((name, revision))
+        return fn if fn is not None else self.parsed(self.store.get_revision(name, revision))
+
+    def parsed(self, stored: StoredFunction) -> Function:
+        """The `Function` of a stored revision, parsed the first time it is seen."""
+        key = (stored.name, stored.revision)
+        with self._lock:
+            fn = self._revisions.get(key)
+        if fn is None:
+            fn = Function.from_spec(stored.spec, revision=stored.revision, token="")
+            with self._lock:
+                if len(self._revisions) >= MAX_REVISIONS:
+                    self._revisions.clear()
+                self._revisions[key] = fn
+        return dataclasses.replace(fn, token=stored.token) if stored.token else fn
 
     def forget(self) -> None:
         """Check for changes at the next read (after this process changed a function)."""
         with self._lock:
             self._checked_at = -CHECK_SECONDS
 
-    def _current(self, fresh: bool) -> dict[str, Function]:
+    def _listing(self, fresh: bool) -> dict[str, Function]:
         with self._lock:
-            if fresh or time.monotonic() - self._checked_at > CHECK_SECONDS:
-                version = self.store.functions_version()
-                if version != self._version:
-                    self._by_name = {fn.name: fn for fn in self.store.list_functions()}
-                    self._version = version
-                self._checked_at = time.monotonic()
-            return self._by_name
+            due = fresh or time.monotonic() - self._checked_at > CHECK_SECONDS
+        if not due:
+            return self._current
+        version = self.store.functions_version()
+        if version != self._version:
+            current = {s.name: self.parsed(s) for s in self.store.list_functions()}
+            with self._lock:
+                self._current, self._version = current, version
+        with self._lock:
+            self._checked_at = time.monotonic()
+        return self._current

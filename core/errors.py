@@ -15,9 +15,17 @@ class SluiceError(Exception):
 
 
 class Invalid(SluiceError):
-    """The caller sent something that cannot be accepted (bad spec, bad query, bad header)."""
+    """What the caller sent was read, and its content cannot be accepted (a bad spec, a key
+    no function may be given)."""
 
     title = "Invalid request"
+
+
+class BadRequest(Invalid):
+    """What the caller sent cannot even be read: a body that does not parse, a query
+    parameter or a header that is not of its form."""
+
+    title = "Bad request"
 
 
 class NotFound(SluiceError):
@@ -48,6 +56,13 @@ class Unavailable(SluiceError):
     """A backing service (broker, store, object store) cannot be reached right now."""
 
     title = "Service unavailable"
+
+
+class CannotRun(SluiceError):
+    """The function cannot run on this worker: its executor needs what the function lacks,
+    or its image cannot be had. Trying again would not help."""
+
+    title = "Function cannot run"
 
 
 class StorageError(SluiceError):

@@ -1,13 +1,15 @@
-"""The function spec: what a user registers, validated field by field with the path of each error."""
+"""The function spec: what a user registers, validated field by field with the path of each
+error, by one parser per group of fields."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from core import quantities
 from core.errors import Invalid
 from core.placement import Placement, parse_placement
 from core.triggers import InputSpec, OutputSpec, overlaps, parse_inputs, parse_output
@@ -19,17 +21,14 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("sync", "async")
 RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", "EVENT",
                 "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
-_MEMORY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_MEMORY_UNITS = {None: 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
-                 "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
-_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
           "description")
 MAX_GUARD_DEPTH = 100
 MAX_TIMEOUT = 7 * 24 * 3600
+DEFAULT_TIMEOUT = 300.0
+# Reports a bad field: bad("environment.X", "is not a valid variable name").
+Bad = Callable[[str, str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +38,7 @@ class Function:
     script: str | None = None
     image: str | None = None
     environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    timeout: float = 300.0
+    timeout: float = DEFAULT_TIMEOUT
     memory: int | None = None
     cpu: float | None = None
     network: bool = False
@@ -104,92 +103,143 @@ class Function:
     @classmethod
     def from_spec(cls, spec: Any, *, path: str = "", name: str | None = None,
                   token: str | None = None, revision: int = 1) -> Function:
-        """Validate a user's spec; raise `Invalid` listing every bad field by its path."""
+        """Validate a user's spec; raise `Invalid` listing every bad field by its path. A new
+        token is made unless one is given."""
+        if not isinstance(spec, Mapping):
+            raise Invalid("a function spec must be an object",
+                          errors=[{"path": path.rstrip(".") or "$", "message": "expected an object"}])
         errors: list[dict[str, str]] = []
 
         def bad(field: str, message: str) -> None:
             errors.append({"path": f"{path}{field}", "message": message})
 
-        if not isinstance(spec, Mapping):
-            raise Invalid("a function spec must be an object",
-                          errors=[{"path": path.rstrip(".") or "$", "message": "expected an object"}])
         for key in spec:
             if key not in FIELDS:
                 bad(str(key), "unknown field")
-        fn_name = spec.get("name", name)
-        if name is not None and spec.get("name", name) != name:
-            bad("name", f"does not match the name {name!r} it is filed under")
-        if not isinstance(fn_name, str) or not NAME.match(fn_name):
-            bad("name", "must be a DNS label: lowercase letters, digits and '-', 1 to 63 characters")
-        command, script = spec.get("command"), spec.get("script")
-        if command is not None and script is not None:
-            bad("command", "give either command or script, not both")
-        if command is None and script is None and not spec.get("image"):
-            bad("command", "give a command (argv list), a script, or an image")
-        if command is not None:
-            if isinstance(command, str):
-                command = [command]
-            if isinstance(command, list):
-                # YAML reads `[sleep, 5]` with a number in it; argv is text.
-                command = [str(a) if isinstance(a, (int, float)) and not isinstance(a, bool)
-                           else a for a in command]
-            if (not isinstance(command, list) or not command
-                    or not all(isinstance(a, str) and "\0" not in a for a in command)):
-                bad("command", "must be a non-empty list of strings")
-        if script is not None and (not isinstance(script, str) or "\0" in script):
-            bad("script", "must be a string")
-        image = spec.get("image")
-        if image is not None and (not isinstance(image, str) or not image.strip()):
-            bad("image", "must be an image reference")
-        environment = spec.get("environment") or {}
-        if not isinstance(environment, Mapping):
-            bad("environment", "must be a map of variable names to strings")
-            environment = {}
-        env: dict[str, str] = {}
-        for key, value in environment.items():
-            if not isinstance(key, str) or not ENV_NAME.match(key):
-                bad(f"environment.{key}", "is not a valid variable name")
-            elif key in RESERVED_ENV:
-                bad(f"environment.{key}", "is set by Sluice for every invocation")
-            elif not isinstance(value, (str, int, float, bool)) or "\0" in str(value):
-                bad(f"environment.{key}", "must be a string")
-            else:
-                env[key] = str(value)
-        timeout = _parse(spec.get("timeout", 300), _duration, "timeout", bad)
-        if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
-            bad("timeout", f"must be more than 0 and at most {MAX_TIMEOUT} seconds")
-        memory = _parse(spec.get("memory"), _memory, "memory", bad)
-        if memory is not None and memory < 4 * 1024**2:
-            bad("memory", "must be at least 4Mi")
-        cpu = _parse(spec.get("cpu"), _cpu, "cpu", bad)
-        if cpu is not None and cpu <= 0:
-            bad("cpu", "must be more than 0")
-        inputs = parse_inputs(spec.get("input"), bad, BUCKET)
-        output = parse_output(spec.get("output"), bad, BUCKET)
-        guard_depth = _guard(spec.get("guard"), bad)
-        log_level = spec.get("log_level", "INFO")
-        if not isinstance(log_level, str) or log_level.upper() not in LOG_LEVELS:
-            bad("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
-        mode = spec.get("mode", "sync")
-        if mode not in MODES:
-            bad("mode", "must be sync or async")
-        network = spec.get("network", False)
-        if not isinstance(network, bool):
-            bad("network", "must be true or false")
-        placement = parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)
-        description = spec.get("description", "")
-        if not isinstance(description, str):
-            bad("description", "must be a string")
+        _check_text(spec, bad)
+        fields = {**_identity(spec, name, bad), **_program(spec, bad),
+                  **_environment(spec, bad), **_limits(spec, bad), **_triggers(spec, bad),
+                  **_behaviour(spec, bad),
+                  "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)
-        return cls(
-            name=fn_name, command=tuple(command) if command else None, script=script, image=image,
-            environment=env, timeout=timeout if timeout is not None else 300.0, memory=memory,
-            cpu=cpu, network=network is True, placement=placement, input=inputs, output=output,
-            guard_depth=guard_depth,
-            log_level=log_level.upper(), mode=mode,
-            description=description, token=token or secrets.token_urlsafe(32), revision=revision,
-        )
+        return cls(**fields, token=secrets.token_urlsafe(32) if token is None else token,
+                   revision=revision)
+
+
+def _check_text(spec: Mapping, bad: Bad) -> None:
+    """No text anywhere in a spec may hold NUL or a lone surrogate (which JSON's `\\ud800`
+    can spell): neither can reach an argv, an environment or a file name."""
+    pending: list[tuple[str, Any]] = [("", spec)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            if "\0" in value or not _encodable(value):
+                bad(where or "$", "must be text without NUL or unpaired surrogates")
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                here = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and ("\0" in key or not _encodable(key)):
+                    bad(where or "$", "has a key with NUL or unpaired surrogates")
+                pending.append((here, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}.{index}", item) for index, item in enumerate(value))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _identity(spec: Mapping, name: str | None, bad: Bad) -> dict[str, Any]:
+    fn_name = spec.get("name", name)
+    if name is not None and fn_name != name:
+        bad("name", f"does not match the name {name!r} it is filed under")
+    if not isinstance(fn_name, str) or not NAME.match(fn_name):
+        bad("name", "must be a DNS label: lowercase letters, digits and '-', 1 to 63 characters")
+    return {"name": fn_name}
+
+
+def _program(spec: Mapping, bad: Bad) -> dict[str, Any]:
+    """What runs: an argv, a script for `/bin/sh -c`, an image, or an image and either."""
+    command, script, image = spec.get("command"), spec.get("script"), spec.get("image")
+    if command is not None and script is not None:
+        bad("command", "give either command or script, not both")
+    if command is None and script is None and not image:
+        bad("command", "give a command (argv list), a script, or an image")
+    if command is not None:
+        if isinstance(command, str):
+            command = [command]
+        if isinstance(command, list):
+            # YAML reads `[sleep, 5]` with a number in it; argv is text.
+            command = [str(a) if isinstance(a, int | float) and not isinstance(a, bool)
+                       else a for a in command]
+        if not isinstance(command, list) or not command \
+                or not all(isinstance(a, str) for a in command):
+            bad("command", "must be a non-empty list of strings")
+    if script is not None and not isinstance(script, str):
+        bad("script", "must be a string")
+    if image is not None and (not isinstance(image, str) or not image.strip()):
+        bad("image", "must be an image reference")
+    return {"command": tuple(command) if command else None, "script": script, "image": image}
+
+
+def _environment(spec: Mapping, bad: Bad) -> dict[str, Any]:
+    environment = spec.get("environment") or {}
+    if not isinstance(environment, Mapping):
+        bad("environment", "must be a map of variable names to strings")
+        return {"environment": {}}
+    env: dict[str, str] = {}
+    for key, value in environment.items():
+        if not isinstance(key, str) or not ENV_NAME.match(key):
+            bad(f"environment.{key}", "is not a valid variable name")
+        elif key in RESERVED_ENV:
+            bad(f"environment.{key}", "is set by Sluice for every invocation")
+        elif not isinstance(value, str | int | float | bool):
+            bad(f"environment.{key}", "must be a string")
+        else:
+            env[key] = str(value)
+    return {"environment": env}
+
+
+def _limits(spec: Mapping, bad: Bad) -> dict[str, Any]:
+    timeout = _quantity(spec.get("timeout", DEFAULT_TIMEOUT), quantities.duration, "timeout", bad)
+    if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
+        bad("timeout", f"must be more than 0 and at most {MAX_TIMEOUT} seconds")
+    memory = _quantity(spec.get("memory"), quantities.memory, "memory", bad)
+    if memory is not None and memory < 4 * 1024**2:
+        bad("memory", "must be at least 4Mi")
+    cpu = _quantity(spec.get("cpu"), quantities.cpu, "cpu", bad)
+    if cpu is not None and cpu <= 0:
+        bad("cpu", "must be more than 0")
+    network = spec.get("network", False)
+    if not isinstance(network, bool):
+        bad("network", "must be true or false")
+    return {"timeout": DEFAULT_TIMEOUT if timeout is None else timeout, "memory": memory,
+            "cpu": cpu, "network": network is True}
+
+
+def _triggers(spec: Mapping, bad: Bad) -> dict[str, Any]:
+    return {"input": parse_inputs(spec.get("input"), bad, BUCKET),
+            "output": parse_output(spec.get("output"), bad, BUCKET),
+            "guard_depth": _guard(spec.get("guard"), bad)}
+
+
+def _behaviour(spec: Mapping, bad: Bad) -> dict[str, Any]:
+    log_level = spec.get("log_level", "INFO")
+    if not isinstance(log_level, str) or log_level.upper() not in LOG_LEVELS:
+        bad("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
+        log_level = "INFO"
+    mode = spec.get("mode", "sync")
+    if mode not in MODES:
+        bad("mode", "must be sync or async")
+    description = spec.get("description", "")
+    if not isinstance(description, str):
+        bad("description", "must be a string")
+    return {"log_level": log_level.upper(), "mode": mode, "description": description}
 
 
 def parse_document(document: Any, bucket: str | None = None) -> list[Function]:
@@ -216,7 +266,7 @@ def parse_document(document: Any, bucket: str | None = None) -> list[Function]:
     return parsed
 
 
-def _guard(value: Any, bad) -> int | None:
+def _guard(value: Any, bad: Bad) -> int | None:
     if value is None:
         return None
     depth = value.get("max_depth") if isinstance(value, Mapping) else None
@@ -227,40 +277,11 @@ def _guard(value: Any, bad) -> int | None:
     return depth
 
 
-def _parse(value: Any, parser, field: str, bad):
+def _quantity(value: Any, parser: Callable[[Any], float | int], field: str, bad: Bad):
     if value is None:
         return None
     try:
         return parser(value)
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
         bad(field, str(exc))
         return None
-
-
-def _duration(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("must be a duration such as 30, 30s, 5m or 1h")
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _DURATION.match(str(value).strip())
-    if not match:
-        raise ValueError("must be a duration such as 30, 30s, 5m or 1h")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def _memory(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _MEMORY.match(str(value).strip())
-    if not match:
-        raise ValueError("must be a quantity such as 512Mi, 2Gi or a number of bytes")
-    return int(match.group(1)) * _MEMORY_UNITS[match.group(2)]
-
-
-def _cpu(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    match = _CPU.match(str(value).strip())
-    if not match:
-        raise ValueError("must be a number of cores such as 1, 0.5 or 500m")
-    return float(match.group(1)) / (1000 if match.group(2) else 1)

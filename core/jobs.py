@@ -6,6 +6,8 @@ import dataclasses
 import enum
 from typing import Any
 
+from core.times import rfc3339
+
 
 class JobStatus(enum.StrEnum):
     QUEUED = "queued"
@@ -34,6 +36,9 @@ class Reason(enum.StrEnum):
     OOM = "oom"
     ERROR = "error"
     CANCELLED = "cancelled"
+    UNAVAILABLE = "unavailable"
+    """What the attempts needed (the object store, the container engine...) stayed out of
+    reach until the retries ran out."""
 
 
 class Trigger(enum.StrEnum):
@@ -64,7 +69,6 @@ class Job:
     revision: int
     trigger: Trigger
     status: JobStatus
-    spec: dict[str, Any]
     created_at: float
     idempotency_key: str | None = None
     input_ref: str | None = None
@@ -110,9 +114,9 @@ class Job:
             "trigger": str(self.trigger),
             "status": str(self.status),
             "attempts": self.attempts,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
+            "created_at": rfc3339(self.created_at),
+            "started_at": rfc3339(self.started_at),
+            "finished_at": rfc3339(self.finished_at),
             "queue_wait": self.queue_wait,
             "runtime": self.runtime,
             "exit_code": self.exit_code,
@@ -132,16 +136,27 @@ class Job:
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What an attempt produced; recorded in one compare-and-set from `running`."""
+    """What an attempt produced, from the executor to the store, where it is recorded in one
+    compare-and-set from `running`. Small captured output travels as `inline_blobs`, to be
+    written in that same transaction."""
 
-    status: JobStatus
     exit_code: int | None = None
     reason: Reason | None = None
     error: str | None = None
     cpu_seconds: float | None = None
     peak_memory: int | None = None
-    bytes_out: int = 0
     outputs: tuple[OutputObject, ...] = ()
     stdout_ref: str | None = None
     stderr_ref: str | None = None
     inline_blobs: dict[str, bytes] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def status(self) -> JobStatus:
+        if self.reason is Reason.CANCELLED:
+            return JobStatus.CANCELLED
+        failed = self.reason is not None or self.exit_code != 0
+        return JobStatus.FAILED if failed else JobStatus.SUCCEEDED
+
+    @property
+    def bytes_out(self) -> int:
+        return sum(output.size for output in self.outputs)

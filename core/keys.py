@@ -26,16 +26,36 @@ def prefix_problem(prefix: Any) -> str | None:
     return None
 
 
+def _utf8(text: str) -> bytes | None:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return None
+
+
 def check_key(key: Any) -> str:
     """Return the key if it is safe to turn into a file name; raise Invalid otherwise."""
-    if not isinstance(key, str) or not key:
-        raise Invalid("an object key must be a non-empty string")
-    if len(key.encode()) > MAX_KEY_BYTES:
+    if not isinstance(key, str) or not key.strip():
+        raise Invalid("an object key must be a string that is not empty or only spaces")
+    encoded = _utf8(key)
+    if encoded is None:
+        raise Invalid(f"object key {key!r} is refused: it is not valid Unicode text")
+    if len(encoded) > MAX_KEY_BYTES:
         raise Invalid(f"an object key must be at most {MAX_KEY_BYTES} bytes")
     if _escapes(key) or key.endswith("/"):
         raise Invalid(f"object key {key!r} is refused: it must be a relative path without "
                       f"'.', '..', NUL or a trailing '/'")
     return key
+
+
+def output_name_problem(name: str) -> str | None:
+    """Why a file a function wrote cannot become an object (its name came from the file
+    system: bytes that are not UTF-8, control characters), or None."""
+    if _utf8(name) is None:
+        return f"output file name {name!r} is not UTF-8"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return f"output file name {name!r} holds control characters"
+    return None
 
 
 def file_name(key: str) -> str:

@@ -25,6 +25,10 @@ OPEN_WAITERS = Gauge(
 MESSAGES_DROPPED = Counter(
     "sluice_messages_dropped_total", "Job messages dropped as duplicates or for finished jobs",
     ["why"])
+EVENT_MESSAGES_DROPPED = Counter(
+    "sluice_event_messages_dropped_total",
+    "Event messages dropped because they can never be read, by consumer and why",
+    ["consumer", "why"])
 EVENTS = Counter(
     "sluice_storage_events_total", "Object events by source and what became of them",
     ["source", "outcome"])

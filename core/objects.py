@@ -47,11 +47,15 @@ class ObjectStore:
             url.netloc, secure=url.scheme == "https", region=settings.region, http_client=http,
             access_key=settings.access_key.reveal() if settings.access_key else None,
             secret_key=settings.secret_key.reveal() if settings.secret_key else None)
+        self._buckets: set[str] = set()
 
     def __repr__(self) -> str:
         return f"ObjectStore({self.endpoint!r})"
 
     def ensure_bucket(self, bucket: str) -> None:
+        """Create the bucket unless it exists; each bucket is checked once per instance."""
+        if bucket in self._buckets:
+            return
         with _errors(bucket):
             if not self.client.bucket_exists(bucket):
                 try:
@@ -59,6 +63,7 @@ class ObjectStore:
                 except S3Error as exc:
                     if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
+        self._buckets.add(bucket)
 
     def ensure_folder(self, bucket: str, prefix: str) -> None:
         """A zero-byte `prefix/` marker, so that listings show the folder before it fills."""

@@ -9,6 +9,7 @@ from typing import Any
 from core.errors import Invalid
 from core.functions import Function
 from core.jobs import Job, JobStatus
+from core.times import rfc3339
 
 DEFAULT_PROVIDERS = ("minio", "minio.default", "s3", "s3.default", "default")
 STATUS = {JobStatus.QUEUED: "Pending", JobStatus.RUNNING: "Running",
@@ -76,8 +77,8 @@ def from_function(fn: Function, *, with_token: bool) -> dict[str, Any]:
 
 def job_summary(job: Job) -> dict[str, Any]:
     """A job as OSCAR lists it under /system/logs/{service}."""
-    return {"status": STATUS[job.status], "creation_time": job.created_at,
-            "start_time": job.started_at, "finish_time": job.finished_at}
+    return {"status": STATUS[job.status], "creation_time": rfc3339(job.created_at),
+            "start_time": rfc3339(job.started_at), "finish_time": rfc3339(job.finished_at)}
 
 
 def _list(value: Any, path: str, errors: list) -> list:

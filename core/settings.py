@@ -35,6 +35,8 @@ class Secret:
         return hash(self._value)
 
 
+EXECUTORS = ("process", "container", "kubernetes")
+PULL_POLICIES = ("never", "if-not-present", "always")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 _NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -74,6 +76,17 @@ class KubernetesSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class RetrySettings:
+    """Attempts that meet a passing failure (a store, the object store or the container
+    engine out of reach) run again after an exponential, jittered backoff; after
+    `max_attempts` the job fails with reason `unavailable`."""
+
+    max_attempts: int = 8
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkerSettings:
     threads: int = 8
     heartbeat_seconds: float = 5.0
@@ -84,6 +97,7 @@ class WorkerSettings:
     container_host: str | None = None
     pull_policy: str = "if-not-present"
     shutdown_seconds: float = 30.0
+    retry: RetrySettings = dataclasses.field(default_factory=RetrySettings)
     kubernetes: KubernetesSettings = dataclasses.field(default_factory=KubernetesSettings)
 
 
@@ -132,8 +146,15 @@ class Settings:
                 value = kind(raw)
             except ValueError:
                 raise Invalid(f"SLUICE_{name} must be a number, not {raw!r}") from None
-            if value < 0:
-                raise Invalid(f"SLUICE_{name} must not be negative")
+            if not 0 <= value < float("inf"):
+                raise Invalid(f"SLUICE_{name} must be a finite number, not negative")
+            return value
+
+        def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+            value = get(name, default)
+            if value not in choices:
+                raise Invalid(f"SLUICE_{name} must be one of {', '.join(choices)}, "
+                              f"not {value!r}")
             return value
 
         configured_dir = get("DATA_DIR", ".sluice")
@@ -175,10 +196,17 @@ class Settings:
                 lease_seconds=number("LEASE", WorkerSettings.lease_seconds),
                 requeue_after_seconds=number("REQUEUE_AFTER", WorkerSettings.requeue_after_seconds),
                 sweep_interval_seconds=number("SWEEP_INTERVAL", WorkerSettings.sweep_interval_seconds),
-                executor=get("EXECUTOR", WorkerSettings.executor),
+                executor=choice("EXECUTOR", WorkerSettings.executor, EXECUTORS),
                 container_host=get("CONTAINER_HOST", env.get("DOCKER_HOST") or None),
-                pull_policy=get("PULL_POLICY", WorkerSettings.pull_policy),
+                pull_policy=choice("PULL_POLICY", WorkerSettings.pull_policy, PULL_POLICIES),
                 shutdown_seconds=number("WORKER_SHUTDOWN", WorkerSettings.shutdown_seconds),
+                retry=RetrySettings(
+                    max_attempts=max(1, int(number("MAX_ATTEMPTS", RetrySettings.max_attempts,
+                                                   int))),
+                    backoff_seconds=number("RETRY_BACKOFF", RetrySettings.backoff_seconds),
+                    backoff_max_seconds=number("RETRY_BACKOFF_MAX",
+                                               RetrySettings.backoff_max_seconds),
+                ),
                 kubernetes=KubernetesSettings(
                     namespace=get("K8S_NAMESPACE", _pod_namespace()),
                     image=get("K8S_IMAGE", KubernetesSettings.image),

@@ -4,6 +4,7 @@ for functions that name none."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,7 +83,8 @@ def parse_inputs(value: Any, bad, bucket_pattern) -> tuple[InputSpec, ...] | Non
             suffix = []
         interval = entry.get("scan_interval")
         if interval is not None and (isinstance(interval, bool)
-                                     or not isinstance(interval, (int, float)) or interval < 5):
+                                     or not isinstance(interval, int | float)
+                                     or not math.isfinite(interval) or interval < 5):
             bad(f"{where}.scan_interval", "must be a number of seconds, at least 5")
             interval = None
         inputs.append(InputSpec(bucket=bucket, prefix=prefix if isinstance(prefix, str) else "",

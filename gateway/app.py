@@ -9,17 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from broker.events import Events, RabbitEvents
-from broker.publishing import JobPublisher
 from broker.setup import rabbitmq_broker
 from core import metrics
 from core.objects import ObjectStore
 from core.settings import Settings
-from core.store import JobStore
 from gateway.keys import SERVICE, SETTINGS
 from gateway.problems import problems
 from gateway.routes import health, objects, oscar, storage, v1
 from gateway.service import Service
 from gateway.waiting import Waiters
+from jobs.context import JobContext
 
 POOL_THREADS = 8
 
@@ -42,10 +41,10 @@ async def measure(request: web.Request, handler) -> web.StreamResponse:
         metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
 
 
-def create_app(settings: Settings, *, broker=None, events: Events | None = None
-               ) -> web.Application:
+def create_app(settings: Settings, *, broker=None, events: Events | None = None,
+               object_store: ObjectStore | None = None) -> web.Application:
     """Build the gateway. `broker` and `events` default to RabbitMQ at `settings.broker_url`;
-    the one-process stack passes in-process ones."""
+    the one-process stack passes in-process ones, and the unit tests an object store too."""
     app = web.Application(middlewares=[measure, problems], client_max_size=settings.max_body)
     app[SETTINGS] = settings
     app.add_routes(health.routes)
@@ -57,26 +56,26 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None
     async def service_ctx(app: web.Application):
         pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="sluice-gateway")
         loop = asyncio.get_running_loop()
-        store = JobStore(settings.database_url)
-        objects = ObjectStore(settings.s3)
         try:
-            await loop.run_in_executor(pool, store.migrate)
-            await loop.run_in_executor(pool, objects.ensure_bucket, settings.s3.system_bucket)
             bus = broker if broker is not None else await loop.run_in_executor(
                 pool, rabbitmq_broker, settings.broker_url)
-            bus_events = events if events is not None else RabbitEvents(settings.broker_url, settings.queue)
-            service = Service(settings, store=store, objects=objects,
-                              publisher=JobPublisher(bus, settings.queue), events=bus_events, pool=pool)
-            service.waiters = Waiters(loop, bus_events, pool)
-            app[SERVICE] = service
+            bus_events = events if events is not None else RabbitEvents(settings.broker_url,
+                                                                        settings.queue)
+            context = JobContext.build(settings, broker=bus, events=bus_events,
+                                       objects=object_store)
             try:
-                yield
+                await loop.run_in_executor(pool, context.prepare)
+                waiters = Waiters(loop, bus_events, pool)
+                app[SERVICE] = Service(context, pool, waiters)
+                try:
+                    yield
+                finally:
+                    await loop.run_in_executor(pool, waiters.close)
             finally:
-                await loop.run_in_executor(pool, service.waiters.close)
+                context.close()
                 if broker is None:
                     await loop.run_in_executor(pool, bus.close)
         finally:
-            store.close()
             pool.shutdown(wait=False, cancel_futures=True)
 
     app.cleanup_ctx.append(service_ctx)

@@ -1,5 +1,6 @@
-"""Bearer tokens: the admin token may do everything; a function's token may invoke that
-function and read its jobs, nothing else."""
+"""Who is calling, and what they may do: the admin token may do everything; a function's
+token may invoke that function and read its jobs; the events token may post storage events.
+The faces name the caller (`caller`); the service layer asks it (`require_*`)."""
 
 from __future__ import annotations
 
@@ -13,37 +14,55 @@ from aiohttp import web
 from core.errors import Forbidden, Unauthorized
 from core.functions import Function
 from core.settings import Secret
+from gateway.keys import SETTINGS
 
 
 @dataclasses.dataclass(frozen=True)
 class Caller:
     token: str = dataclasses.field(repr=False)
     admin: bool
+    events: bool = False
 
     def require_admin(self) -> None:
         if not self.admin:
             raise Forbidden("this operation needs the admin token")
 
     def require_function(self, fn: Function) -> None:
-        if not (self.admin or hmac.compare_digest(self.token.encode(), fn.token.encode())):
+        if not (self.admin or _same(self.token, fn.token)):
             raise Forbidden(f"this token may not use function {fn.name!r}")
 
+    def require_event_sender(self) -> None:
+        if not (self.admin or self.events):
+            raise Forbidden("event webhooks need the events token (SLUICE_EVENTS_TOKEN) or "
+                            "the admin token")
 
-def caller(request: web.Request, admin_token: Secret | None) -> Caller:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() == "basic" and token:
-        # OSCAR's clients send Basic credentials: the password is the token.
-        try:
-            token = base64.b64decode(token, validate=True).decode().partition(":")[2]
-        except (binascii.Error, UnicodeDecodeError):
-            token = ""
-    elif scheme.lower() != "bearer":
-        token = ""
+
+def caller(request: web.Request) -> Caller:
+    """The caller of `request`, by its bearer token (or the password of Basic credentials,
+    which OSCAR's clients send); Unauthorized when it sent none."""
+    settings = request.app[SETTINGS]
+    token = _token(request.headers.get("Authorization", ""))
     if not token:
         raise Unauthorized("send 'Authorization: Bearer <token>' (the admin token or the "
                            "function's token)")
-    admin = admin_token is not None and hmac.compare_digest(
-        token.encode(), admin_token.reveal().encode())
-    return Caller(token=token, admin=admin)
+    return Caller(token=token, admin=_matches(token, settings.admin_token),
+                  events=_matches(token, settings.events_token))
+
+
+def _token(header: str) -> str:
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "basic" and token:
+        try:
+            return base64.b64decode(token, validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return token if scheme.lower() == "bearer" else ""
+
+
+def _matches(token: str, secret: Secret | None) -> bool:
+    return secret is not None and _same(token, secret.reveal())
+
+
+def _same(a: str, b: str) -> bool:
+    return bool(b) and hmac.compare_digest(a.encode(), b.encode())

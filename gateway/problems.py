@@ -13,7 +13,9 @@ from gateway.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 
+# Most specific first: the first class an error is an instance of gives its status.
 STATUS = {
+    errors.BadRequest: 400,
     errors.Invalid: 422,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
@@ -36,18 +38,10 @@ def problem(status: int, title: str, detail: str | None = None, **extra) -> web.
                         content_type="application/problem+json")
 
 
-class BadRequest(errors.Invalid):
-    """Malformed request syntax (unparseable body, bad query): 400 rather than 422."""
-
-    title = "Bad request"
-
-
 @web.middleware
 async def problems(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except BadRequest as exc:
-        return problem(400, exc.title, exc.detail, **({"errors": exc.errors} if exc.errors else {}))
     except errors.SluiceError as exc:
         status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 500)
         extra = {"errors": exc.errors} if exc.errors else {}

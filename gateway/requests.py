@@ -1,19 +1,24 @@
-"""Reading what a client sent: bodies as JSON or YAML, query numbers, the Prefer header."""
+"""Reading what a client sent. What cannot be read (a body that does not parse, a query
+parameter or a header not of its form) is `BadRequest`, a 400; what was read and cannot be
+accepted is left to the layers below, which answer `Invalid`, a 422."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from core.errors import Invalid, PayloadTooLarge
-from gateway.problems import BadRequest
+from core.errors import BadRequest, PayloadTooLarge
+from core.ids import is_job_id
 
 SPEC_MAX_BYTES = 1024 * 1024
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+WHOLE_SECONDS = re.compile(r"^[0-9]{1,9}$")
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
@@ -49,10 +54,26 @@ def query_number(request: web.Request, name: str, default: float | None, *,
         value = int(raw) if integer else float(raw)
     except ValueError:
         raise BadRequest(f"query parameter {name!r} must be a number, not {raw!r}") from None
-    if value < minimum or (maximum is not None and value > maximum) or value != value:
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise BadRequest(f"query parameter {name!r} must be {bounds}")
     return value
+
+
+def query_choice(request: web.Request, name: str, choices: Iterable[str],
+                 default: str | None = None) -> str | None:
+    raw = request.query.get(name) or default
+    choices = tuple(choices)
+    if raw is not None and raw not in choices:
+        raise BadRequest(f"query parameter {name!r} must be one of {', '.join(choices)}")
+    return raw
+
+
+def query_job_id(request: web.Request, name: str) -> str | None:
+    raw = request.query.get(name) or None
+    if raw is not None and not is_job_id(raw):
+        raise BadRequest(f"query parameter {name!r} must be the id of a job")
+    return raw
 
 
 def prefer(request: web.Request) -> tuple[bool, float | None]:
@@ -66,7 +87,7 @@ def prefer(request: web.Request) -> tuple[bool, float | None]:
                 respond_async = True
             elif name == "wait":
                 value = value.strip().strip('"')
-                if not value.isdigit():
+                if not WHOLE_SECONDS.match(value):
                     raise BadRequest(f"Prefer: wait must be a whole number of seconds, "
                                      f"not {value!r}")
                 wait = float(value)
@@ -78,5 +99,5 @@ def idempotency_key(request: web.Request) -> str | None:
     if key is None:
         return None
     if not IDEMPOTENCY_KEY.match(key):
-        raise Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters")
+        raise BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters")
     return key

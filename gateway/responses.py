@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -32,9 +33,20 @@ def accepted(job: Job) -> web.Response:
                         content_type="application/json", headers=job_headers(job))
 
 
+async def stream(request: web.Request, chunks: AsyncIterator[bytes], *, content_type: str,
+                 size: int, headers: dict[str, str] | None = None) -> web.StreamResponse:
+    """An object's bytes, sent as they come from the object store."""
+    response = web.StreamResponse(headers={"Content-Type": content_type,
+                                           "Content-Length": str(size), **(headers or {})})
+    await response.prepare(request)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
 async def finished(service: Service, job: Job) -> web.Response:
     headers = job_headers(job)
-    log_level = job.spec.get("log_level", "INFO")
     if job.status is JobStatus.SUCCEEDED and len(job.outputs) == 1:
         output = job.outputs[0]
         headers["Content-Disposition"] = _attachment(output.name)
@@ -53,7 +65,7 @@ async def finished(service: Service, job: Job) -> web.Response:
         status = FAILED_STATUS.get(job.reason, 502)
     elif job.status in (JobStatus.CANCELLED, JobStatus.DISMISSED):
         status = 409
-    return web.Response(status=status, body=await service.stdout_and_log(job, log_level),
+    return web.Response(status=status, body=await service.stdout_and_log(job),
                         content_type="text/plain", charset="utf-8", headers=headers)
 
 

@@ -1,5 +1,6 @@
-"""The service layer every API face calls. Blocking work (the job store, the broker, the
-object store) runs on a bounded thread pool, never on the event loop."""
+"""The service layer every API face calls: each method takes the caller and decides what it
+may do, here and nowhere else. Blocking work (the job store, the broker, the object store)
+runs on a bounded thread pool, never on the event loop."""
 
 from __future__ import annotations
 
@@ -7,27 +8,22 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from broker.events import Events
-from broker.publishing import JobPublisher
-from broker.routing import EventRouter
-from broker.submission import JobSubmitter
-from core import metrics
-from core.blobs import Blobs
-from core.catalog import FunctionCatalog
-from core.errors import Invalid, NotFound
+from core import metrics, runnable
+from core.errors import BadRequest, Invalid, NotFound
+from core.events import parse_s3_notification, parse_seaweedfs_webhook
 from core.functions import Function, parse_document
 from core.ids import is_job_id
-from core.jobs import Job, JobStatus, OutputObject, Trigger
-from core.objects import ObjectStore
-from core.settings import Settings
-from core.store import JobStore
+from core.jobs import Job, OutputObject, Trigger
+from core.keys import check_key
+from core.objects import ObjectInfo
 from gateway.auth import Caller
 from gateway.waiting import Waiters
+from jobs.context import JobContext
+from jobs.scanning import ScanProgress
 
 log = logging.getLogger(__name__)
 
@@ -46,36 +42,46 @@ class Invocation:
 
 
 class Service:
-    def __init__(self, settings: Settings, *, store: JobStore, objects: ObjectStore,
-                 publisher: JobPublisher, events: Events, pool: ThreadPoolExecutor):
-        self.settings, self.store, self.objects = settings, store, objects
-        self.events, self.pool = events, pool
-        self.blobs = Blobs(store, objects, settings.s3.system_bucket, settings.inline_max)
-        self.submitter = JobSubmitter(store, self.blobs, publisher)
-        self.catalog = FunctionCatalog(store)
-        self.router = EventRouter(self.catalog, objects, self.submitter,
-                                  settings.max_chain_depth)
-        self.waiters: Waiters | None = None
+    def __init__(self, context: JobContext, pool: ThreadPoolExecutor, waiters: Waiters):
+        self.context, self.pool, self.waiters = context, pool, waiters
+        self.settings = context.settings
+        self.store, self.objects, self.catalog = context.store, context.objects, context.catalog
 
-    async def run(self, fn, *args, **kwargs):
+    async def _run(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(
             self.pool, functools.partial(fn, *args, **kwargs))
+
+    async def _iterate(self, iterator: Iterator) -> AsyncIterator:
+        """The items of a blocking iterator, each fetched on the pool."""
+        done = object()
+        while (item := await self._run(next, iterator, done)) is not done:
+            yield item
+
+    async def about(self, caller: Caller) -> dict[str, str]:
+        """What this installation runs on, for its administrator."""
+        caller.require_admin()
+        return {"executor": self.settings.worker.executor}
 
     # -- functions ------------------------------------------------------------------------
 
     async def create_functions(self, caller: Caller, document: Any) -> list[Function]:
         caller.require_admin()
         functions = parse_document(document, self.settings.s3.bucket)
-        return [await self.run(self._deploy, fn, replace=False) for fn in functions]
+        many = len(functions) > 1
+        for fn in functions:
+            runnable.check_deployable(fn, self.settings.worker.executor,
+                                      f"functions.{fn.name}." if many else "")
+        return [await self._run(self._deploy, fn, replace=False) for fn in functions]
 
     async def put_function(self, caller: Caller, name: str, spec: Any) -> tuple[Function, bool]:
         """Create or replace; returns the function and whether it was created."""
         caller.require_admin()
         fn = Function.from_spec(spec, name=name).resolved(self.settings.s3.bucket)
+        runnable.check_deployable(fn, self.settings.worker.executor)
         try:
-            return await self.run(self._deploy, fn, replace=True), False
+            return await self._run(self._deploy, fn, replace=True), False
         except NotFound:
-            return await self.run(self._deploy, fn, replace=False), True
+            return await self._run(self._deploy, fn, replace=False), True
 
     def _deploy(self, fn: Function, *, replace: bool) -> Function:
         """Store a resolved function, creating its buckets and folders first."""
@@ -87,20 +93,20 @@ class Service:
                 self.objects.ensure_folder(bucket, prefix)
         stored = self.store.replace_function(fn) if replace else self.store.create_function(fn)
         self.catalog.forget()
-        return stored
+        return dataclasses.replace(fn, revision=stored.revision, token=stored.token)
 
     async def get_function(self, caller: Caller, name: str) -> Function:
-        fn = await self.run(self.store.get_function, name)
+        fn = await self._run(self.catalog.get, name, fresh=True)
         caller.require_function(fn)
         return fn
 
     async def list_functions(self, caller: Caller) -> list[Function]:
         caller.require_admin()
-        return await self.run(self.store.list_functions)
+        return await self._run(self.catalog.all, fresh=True)
 
     async def delete_function(self, caller: Caller, name: str) -> None:
         caller.require_admin()
-        await self.run(self.store.delete_function, name)
+        await self._run(self.store.delete_function, name)
         self.catalog.forget()
 
     # -- invocations ----------------------------------------------------------------------
@@ -108,10 +114,10 @@ class Service:
     async def invoke(self, caller: Caller, request: Invocation) -> tuple[Job, bool]:
         """Accept an invocation and, unless it is asynchronous, wait for it up to the caller's
         bound. Returns the job and whether it is new (not found by its idempotency key)."""
-        job, created, wait = await self.run(self._accept, caller, request)
+        job, created, wait = await self._run(self._accept, caller, request)
         metrics.INVOCATIONS.labels(job.function, "async" if wait is None else "sync").inc()
         if wait is not None and not job.status.terminal:
-            job = await self.wait_for(job, wait)
+            job = await self._wait_for(job, wait)
         return job, created
 
     def _accept(self, caller: Caller, request: Invocation) -> tuple[Job, bool, float | None]:
@@ -125,59 +131,59 @@ class Service:
             wait = self.settings.sync_wait_seconds
         key = f"{request.trigger}:{fn.name}:{request.idempotency_key}" \
             if request.idempotency_key else None
-        job, created = self.submitter.submit(
+        job, created = self.context.submitter.submit(
             fn, trigger=request.trigger, body=request.body, content_type=request.content_type,
             idempotency_key=key)
         return job, created, wait
 
-    async def wait_for(self, job: Job, timeout: float) -> Job:
+    async def _wait_for(self, job: Job, timeout: float) -> Job:
         timeout = min(timeout, self.settings.max_wait_seconds)
         return await self.waiters.wait(job, timeout, self._load)
 
     async def _load(self, job_id: str) -> Job:
-        return await self.run(self.store.get_job, job_id)
+        return await self._run(self.store.get_job, job_id)
 
     # -- jobs -----------------------------------------------------------------------------
 
     async def get_job(self, caller: Caller, job_id: str, wait: float | None = None) -> Job:
         job = await self._authorized_job(caller, job_id)
         if wait and not job.status.terminal:
-            job = await self.wait_for(job, wait)
+            job = await self._wait_for(job, wait)
         return job
 
     async def _authorized_job(self, caller: Caller, job_id: str) -> Job:
         if not is_job_id(job_id):
             raise NotFound(f"job {job_id!r} does not exist")
-        job = await self.run(self.store.get_job, job_id)
+        job = await self._run(self.store.get_job, job_id)
         if not caller.admin:
             try:
-                fn = await self.run(self.store.get_function, job.function)
+                fn = await self._run(self.catalog.get, job.function)
             except NotFound:
                 caller.require_admin()
             else:
                 caller.require_function(fn)
         return job
 
+    async def function_of(self, job: Job) -> Function:
+        """The revision of its function that the job was invoked with."""
+        return await self._run(self.catalog.revision, job.function, job.revision)
+
     async def list_jobs(self, caller: Caller, *, function: str | None, status: str | None,
                         limit: int, cursor: str | None) -> list[Job]:
         if not caller.admin:
             if not function:
-                raise Invalid("a function's token must name its function: ?function=NAME")
-            caller.require_function(await self.run(self.store.get_function, function))
-        if status and status not in set(JobStatus):
-            raise Invalid(f"status must be one of {', '.join(JobStatus)}")
-        if cursor and not is_job_id(cursor):
-            raise Invalid("cursor must be the id of a job")
-        return await self.run(self.store.list_jobs, function=function, status=status,
-                              limit=limit, before=cursor)
+                raise BadRequest("a function's token must name its function: ?function=NAME")
+            caller.require_function(await self._run(self.catalog.get, function))
+        return await self._run(self.store.list_jobs, function=function, status=status,
+                               limit=limit, before=cursor)
 
     async def delete_jobs(self, caller: Caller, function: str, job_ids: list[str] | None, *,
                           include_active: bool = False) -> int:
         """Delete the function's jobs (all of them when `job_ids` is None); active ones are
         cancelled first when `include_active`, otherwise left alone."""
-        caller.require_function(await self.run(self.catalog.get, function))
+        caller.require_function(await self._run(self.catalog.get, function))
         if job_ids is None:
-            jobs = await self.run(self.store.list_jobs, function=function, limit=100_000)
+            jobs = await self._run(self.store.list_jobs, function=function, limit=100_000)
         else:
             jobs = [await self._authorized_job(caller, job_id) for job_id in job_ids]
             if any(job.function != function for job in jobs):
@@ -185,53 +191,112 @@ class Service:
         if include_active or job_ids is not None:
             for job in jobs:
                 if not job.status.terminal:
-                    await self.cancel_job(caller, job.id)
-        return await self.run(self.store.delete_jobs, [job.id for job in jobs])
+                    await self._run(self.context.finisher.cancel, job.id)
+        return await self._run(self.store.delete_jobs, [job.id for job in jobs])
 
     async def cancel_job(self, caller: Caller, job_id: str) -> Job:
         job = await self._authorized_job(caller, job_id)
-        cancelled = await self.run(self.store.cancel, job.id, time.time())
-        if cancelled is None:
-            return job
-        self.events.publish_finished(cancelled.id, cancelled.function, cancelled.status)
-        return cancelled
+        cancelled = await self._run(self.context.finisher.cancel, job.id)
+        return cancelled if cancelled is not None else job
 
     async def logs(self, caller: Caller, job_id: str, stream: str) -> bytes:
         job = await self._authorized_job(caller, job_id)
         refs = {"stdout": [job.stdout_ref], "stderr": [job.stderr_ref],
                 "all": [job.stdout_ref, job.stderr_ref]}[stream]
-        return b"".join([await self.run(self.blobs.get, ref) for ref in refs if ref])
+        return await self._blobs(refs)
+
+    async def _blobs(self, refs: list[str | None]) -> bytes:
+        return b"".join([await self._run(self.context.blobs.get, ref) for ref in refs if ref])
 
     async def output_manifest(self, caller: Caller, job_id: str) -> tuple[Job, list[dict]]:
         job = await self._authorized_job(caller, job_id)
         manifest = []
         for output in job.outputs:
-            url = await self.run(self.objects.presign, output.bucket, output.key)
+            url = await self._run(self.objects.presign, output.bucket, output.key)
             manifest.append({**output.to_dict(), "url": url})
         return job, manifest
 
     async def open_output(self, caller: Caller, job_id: str, name: str
-                          ) -> tuple[OutputObject, Iterator[bytes]]:
-        """The output's record and an iterator over its bytes; iterate it with `run`."""
+                          ) -> tuple[OutputObject, AsyncIterator[bytes]]:
+        """The output's record and its bytes, as they come."""
         job = await self._authorized_job(caller, job_id)
-        output = self.find_output(job, name)
-        chunks = await self.run(self.objects.stream, output.bucket, output.key)
-        return output, chunks
-
-    @staticmethod
-    def find_output(job: Job, name: str) -> OutputObject:
-        for output in job.outputs:
-            if output.name == name:
-                return output
-        raise NotFound(f"job {job.id} has no output named {name!r}")
+        output = _find_output(job, name)
+        chunks = await self._run(self.objects.stream, output.bucket, output.key)
+        return output, self._iterate(chunks)
 
     async def read_output(self, job: Job, name: str) -> bytes:
-        output = self.find_output(job, name)
-        return await self.run(self.objects.get_bytes, output.bucket, output.key)
+        output = _find_output(job, name)
+        return await self._run(self.objects.get_bytes, output.bucket, output.key)
 
-    async def stdout_and_log(self, job: Job, fn_log_level: str) -> bytes:
+    async def stdout_and_log(self, job: Job) -> bytes:
         """What a synchronous call with no output file answers: stdout, then the log unless
         the function asked for CRITICAL logging only."""
-        parts = [job.stdout_ref] + ([job.stderr_ref] if fn_log_level != "CRITICAL" else [])
-        return b"".join([await self.run(self.blobs.get, ref) for ref in parts if ref])
+        fn = await self.function_of(job)
+        return await self._blobs([job.stdout_ref] + (
+            [job.stderr_ref] if fn.log_level != "CRITICAL" else []))
 
+    # -- objects --------------------------------------------------------------------------
+
+    async def list_objects(self, caller: Caller, bucket: str, prefix: str
+                           ) -> list[tuple[str, str, int]]:
+        caller.require_admin()
+        return await self._run(lambda: list(self.objects.list_objects(bucket, prefix)))
+
+    async def put_object(self, caller: Caller, bucket: str, key: str, body: bytes,
+                         content_type: str) -> str:
+        """Store the object; returns its ETag."""
+        caller.require_admin()
+        check_key(key)
+        await self._run(self.objects.ensure_bucket, bucket)
+        return await self._run(self.objects.put_bytes, bucket, key, body, content_type)
+
+    async def open_object(self, caller: Caller, bucket: str, key: str
+                          ) -> tuple[ObjectInfo, AsyncIterator[bytes]]:
+        caller.require_admin()
+        check_key(key)
+        info = await self._run(self.objects.stat, bucket, key)
+        chunks = await self._run(self.objects.stream, bucket, key)
+        return info, self._iterate(chunks)
+
+    async def delete_object(self, caller: Caller, bucket: str, key: str) -> None:
+        caller.require_admin()
+        check_key(key)
+        await self._run(self.objects.delete, bucket, key)
+
+    # -- storage events -------------------------------------------------------------------
+
+    async def route_notification(self, caller: Caller, source: str, document: Any
+                                 ) -> tuple[int, list[str]]:
+        """Start the jobs that a storage server's notification (`s3` or `seaweedfs`)
+        triggers; returns how many events it held and the new jobs' ids. Objects whose keys
+        no function may be given are refused together, after the others were routed."""
+        caller.require_event_sender()
+        if source == "s3":
+            events = parse_s3_notification(document)
+        else:
+            events = [e for e in [parse_seaweedfs_webhook(document)] if e is not None]
+        started, refused = [], []
+        for event in events:
+            try:
+                jobs = await self._run(self.context.router.route, event)
+            except Invalid as exc:
+                refused.append({"path": f"{event.bucket}/{event.key}", "message": exc.detail})
+                continue
+            started.extend(job.id for job in jobs)
+        if refused:
+            raise Invalid(f"{len(refused)} object(s) refused; the others were processed",
+                          errors=refused)
+        return len(events), started
+
+    async def scan(self, caller: Caller, name: str) -> AsyncIterator[ScanProgress]:
+        """One job per object already under the function's inputs, with the progress after
+        each object."""
+        fn = await self.get_function(caller, name)
+        return self._iterate(self.context.scanner.scan(fn))
+
+
+def _find_output(job: Job, name: str) -> OutputObject:
+    for output in job.outputs:
+        if output.name == name:
+            return output
+    raise NotFound(f"job {job.id} has no output named {name!r}")

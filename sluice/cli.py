@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
 from core.errors import SluiceError
+from core.times import parse_rfc3339
 from sluice import objects_cli
 from sluice.client import Client, ClientError
 
@@ -36,16 +37,30 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _global_options(*, defaults: bool) -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name. Only the top parser has
+    defaults: a command's parser must not undo what was given before the command."""
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--url", default=default(None),
+                         help="the gateway (default $SLUICE_URL or http://127.0.0.1:8080)")
+    options.add_argument("--token", default=default(None),
+                         help="bearer token (default $SLUICE_TOKEN or the data dir's "
+                              "admin-token)")
+    options.add_argument("--json", action="store_true", default=default(False),
+                         help="print JSON for scripts")
+    return options
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sluice", description=__doc__)
-    parser.add_argument("--url", help="the gateway (default $SLUICE_URL or http://127.0.0.1:8080)")
-    parser.add_argument("--token", help="bearer token (default $SLUICE_TOKEN or the data dir's "
-                                        "admin-token)")
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser = argparse.ArgumentParser(prog="sluice", description=__doc__,
+                                     parents=[_global_options(defaults=True)])
+    options = _global_options(defaults=False)
     sub = parser.add_subparsers(metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[options])
         p.set_defaults(handler=handler)
         return p
 
@@ -218,7 +233,7 @@ def jobs(args) -> None:
         print(json.dumps(listing, indent=2))
         return
     _table([(j["id"], j["function"], j["status"], _seconds(j["runtime"]),
-             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(j["created_at"])))
+             _local_time(j["created_at"]))
             for j in listing], ("ID", "FUNCTION", "STATUS", "RUNTIME", "CREATED"))
 
 
@@ -235,6 +250,8 @@ def job(args) -> int:
                 ("status", record["status"] + (f" ({record['reason']})" if record["reason"]
                                                else "")),
                 ("attempts", record["attempts"]), ("exit code", record["exit_code"]),
+                ("created", _local_time(record["created_at"])),
+                ("finished", _local_time(record["finished_at"])),
                 ("queue wait", _seconds(record["queue_wait"])),
                 ("runtime", _seconds(record["runtime"])),
                 ("CPU", _seconds(record["cpu_seconds"])),
@@ -266,6 +283,14 @@ def _table(rows, header) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+
+
+def _local_time(text: str | None) -> str | None:
+    """An API time (RFC 3339, UTC) as this machine's local time."""
+    if text is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(parse_rfc3339(text))
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _seconds(value) -> str | None:

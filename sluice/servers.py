@@ -76,14 +76,13 @@ def gateway(args) -> None:
                     access_log=None)
         return
     from broker.events import LocalEvents
-    from broker.publishing import JobPublisher
     from broker.setup import in_process_broker
-    from storage_events.service import ListenerService
-    from workers.service import WorkerService
+    from storage_events.listener import Listener
+    from workers.worker import Worker
     broker, events = in_process_broker(), LocalEvents()
-    workers = WorkerService(settings, broker, events)
+    workers = Worker(settings, broker, events)
     workers.start()
-    listener = ListenerService(settings, JobPublisher(broker, settings.queue), events)
+    listener = Listener(settings, broker, events)
     listener.start()
     # The in-process queue starts empty: what the store holds unfinished is run again.
     workers.sweeper.requeue_unfinished()
@@ -98,7 +97,7 @@ def gateway(args) -> None:
 def worker(args) -> None:
     from broker.events import RabbitEvents
     from broker.setup import rabbitmq_broker
-    from workers.service import WorkerService
+    from workers.worker import Worker
     configure_logging()
     settings = Settings.from_env()
     if args.threads:
@@ -106,8 +105,8 @@ def worker(args) -> None:
         settings = dataclasses.replace(
             settings, worker=dataclasses.replace(settings.worker, threads=args.threads))
     functions = [f.strip() for f in (args.functions or "").split(",") if f.strip()] or None
-    service = WorkerService(settings, rabbitmq_broker(settings.broker_url),
-                            RabbitEvents(settings.broker_url, settings.queue), functions)
+    service = Worker(settings, rabbitmq_broker(settings.broker_url),
+                     RabbitEvents(settings.broker_url, settings.queue), functions)
     service.start()
     serve_metrics(settings)
     _wait_for_signal()
@@ -117,14 +116,12 @@ def worker(args) -> None:
 
 def listener(args) -> None:
     from broker.events import RabbitEvents
-    from broker.publishing import JobPublisher
     from broker.setup import rabbitmq_broker
-    from storage_events.service import ListenerService
+    from storage_events.listener import Listener
     configure_logging()
     settings = Settings.from_env()
-    service = ListenerService(settings, JobPublisher(rabbitmq_broker(settings.broker_url),
-                                                     settings.queue),
-                              RabbitEvents(settings.broker_url, settings.queue))
+    service = Listener(settings, rabbitmq_broker(settings.broker_url),
+                       RabbitEvents(settings.broker_url, settings.queue))
     service.start()
     serve_metrics(settings)
     _wait_for_signal()

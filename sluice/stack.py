@@ -10,7 +10,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from core import config
 from core.errors import Invalid
 from core.settings import Settings
 from sluice.children import spawn
+from sluice.ports import in_use
 from sluice.servers import StopSignals, configure_logging
 
 log = logging.getLogger("sluice")
@@ -50,7 +50,7 @@ def up(args) -> int:
 
     seaweed = _seaweed(data_dir, env, configured, f"http://127.0.0.1:{port}/v1/events/seaweedfs")
     settings = Settings.from_env(env)
-    busy = [p for p in [port] + (seaweed.ports() if seaweed else []) if _in_use(p)]
+    busy = [p for p in [port] + (seaweed.ports() if seaweed else []) if in_use(p)]
     if busy:
         print(f"sluice: port{'s' if len(busy) > 1 else ''} {', '.join(map(str, busy))} "
               f"already in use on 127.0.0.1 (another `sluice up`?); choose others with "
@@ -126,16 +126,6 @@ def _supervise(gateway: subprocess.Popen, workers: list[subprocess.Popen], env: 
 
 def _spawn(arguments: list[str], env: dict) -> subprocess.Popen:
     return spawn(COMMAND + arguments, env=env)
-
-
-def _in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def _secret_file(path: Path, make) -> str:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import logging
 import time
 
-from broker.routing import EventRouter
+from core.catalog import FunctionCatalog
 from core.periodic import Periodic
+from jobs.scanning import Scanner
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 
 
 class Reconciler:
-    def __init__(self, router: EventRouter):
-        self.router = router
+    def __init__(self, catalog: FunctionCatalog, scanner: Scanner):
+        self.catalog, self.scanner = catalog, scanner
         self._last: dict[str, float] = {}
         self._periodic = Periodic("sluice-reconciler", TICK_SECONDS, self.reconcile)
 
@@ -30,13 +31,13 @@ class Reconciler:
         first time); returns the jobs submitted."""
         now = now or time.monotonic()
         submitted = 0
-        for fn in self.router.functions():
+        for fn in self.catalog.all():
             intervals = [i.scan_interval for i in fn.input or () if i.scan_interval]
             if not intervals or now - self._last.get(fn.name, -1e18) < min(intervals):
                 continue
             self._last[fn.name] = now
             progress = None
-            for progress in self.router.scan(fn):
+            for progress in self.scanner.scan(fn):
                 if self._periodic.stopping.is_set():
                     break
             if progress and progress.submitted:

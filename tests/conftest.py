@@ -9,4 +9,6 @@ pytest_plugins = [
     "tests.fixtures.podman",
     "tests.fixtures.store",
     "tests.fixtures.kubelet",
+    "tests.fixtures.inprocess",
+    "tests.fixtures.attempts",
 ]

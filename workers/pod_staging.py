@@ -24,9 +24,10 @@ from typing import Any
 
 from core.errors import Invalid
 from core.jobs import OutputObject
-from core.keys import check_key, prefix_problem
+from core.keys import check_key, output_name_problem, prefix_problem
 from core.objects import ObjectStore
-from workers.staging import Workdir, upload_outputs
+from workers.staging import output_files, upload_outputs
+from workers.workdir import Workdir
 
 ROOT = Path("/sluice")
 PLAN_VARIABLE = "SLUICE_STAGING"
@@ -132,29 +133,45 @@ def wait_for_function(root: Path = ROOT, poll: float = 0.05) -> int | None:
         return None
 
 
+@dataclasses.dataclass(frozen=True)
+class PodResult:
+    """The uploader's report, read by the worker: the function's exit code (None when its
+    container was killed first), its stdout's size, the outputs, and why none was uploaded."""
+
+    exit_code: int | None
+    stdout_size: int
+    outputs: tuple[OutputObject, ...]
+    error: str | None = None
+
+
 def stage_out(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> dict[str, Any]:
-    """The uploader's work once the function is over: outputs, stdout, the result document."""
+    """The uploader's work once the function is over: outputs, stdout, the result document.
+    Outputs whose names cannot be object keys are not uploaded, and the result says why."""
     exit_code = wait_for_function(root)
     dirs = Workdir.at(root)
-    outputs = upload_outputs(dirs.output_dir, plan.output_bucket, plan.output_prefix,
-                             plan.metadata, objects)
+    files = output_files(dirs.output_dir)
+    problem = next(filter(None, (output_name_problem(name) for name, _ in files)), None)
+    outputs = () if problem else upload_outputs(files, plan.output_bucket, plan.output_prefix,
+                                                plan.metadata, objects)
     stdout_size = dirs.stdout.stat().st_size if dirs.stdout.exists() else 0
     if stdout_size:
         objects.put_file(plan.result_bucket, plan.stdout_key, dirs.stdout, "text/plain", {})
     result = {"exit_code": exit_code, "stdout_size": stdout_size,
-              "outputs": [o.to_dict() for o in outputs]}
+              "outputs": [o.to_dict() for o in outputs],
+              "error": f"{problem}; no output was uploaded" if problem else None}
     objects.put_bytes(plan.result_bucket, plan.result_key, json.dumps(result).encode())
     return result
 
 
-def parse_result(data: bytes) -> tuple[int | None, int, tuple[OutputObject, ...]]:
-    """The worker's reading of a result document: exit code, stdout size, outputs."""
+def parse_result(data: bytes) -> PodResult:
     try:
         result = json.loads(data)
         outputs = tuple(OutputObject(**o) for o in result["outputs"])
         exit_code, stdout_size = result["exit_code"], int(result["stdout_size"])
-    except (TypeError, ValueError, KeyError) as exc:
+        error = result.get("error")
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise Invalid(f"the uploader's result document is malformed: {exc}") from exc
     if exit_code is not None and not isinstance(exit_code, int):
         raise Invalid("the uploader's result document has a malformed exit code")
-    return exit_code, stdout_size, outputs
+    return PodResult(exit_code, stdout_size, outputs,
+                     error if isinstance(error, str) else None)

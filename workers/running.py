@@ -1,4 +1,5 @@
-"""Runs one job message: decide whether to run it, run the attempt, record the outcome once."""
+"""Runs one job message: decide whether to run it, run the attempt through the executor
+inside the one failure boundary (`workers.failures`), and record the outcome once."""
 
 from __future__ import annotations
 
@@ -6,34 +7,31 @@ import logging
 import time
 from pathlib import Path
 
-from broker.events import Events
 from core import metrics
-from core.blobs import Blobs
-from core.errors import NotFound, SluiceError
-from core.events import ObjectEvent
-from core.functions import Function
-from core.jobs import Job, JobStatus, Outcome, Reason, blob_key
-from core.objects import ObjectStore
+from core.catalog import FunctionCatalog
+from core.errors import NotFound, Unavailable
+from core.jobs import Job, Outcome, Reason
+from core.settings import RetrySettings
 from core.store import JobStore
-from workers.executors.base import Executor, Invocation
+from jobs.finishing import Finisher
+from workers.executors.base import Attempt, Executor
+from workers.failures import Retry, RetryLater, decide
 from workers.leases import Lease, Leases
-from workers.staging import Workdir, environment, input_path, stage_in, stage_out
+from workers.workdir import Workdir
 
 log = logging.getLogger(__name__)
 
 
 class JobRunner:
-    def __init__(self, *, store: JobStore, objects: ObjectStore, blobs: Blobs, events: Events,
-                 executor: Executor, leases: Leases, workdir: Path, bucket: str):
-        self.store, self.objects, self.blobs, self.events = store, objects, blobs, events
+    def __init__(self, *, store: JobStore, catalog: FunctionCatalog, finisher: Finisher,
+                 executor: Executor, leases: Leases, workdir: Path, retry: RetrySettings):
+        self.store, self.catalog, self.finisher = store, catalog, finisher
         self.executor, self.leases = executor, leases
-        self.workdir, self.bucket = workdir, bucket
-        self._buckets: set[str] = set()
-        self._functions: dict[tuple[str, int], Function] = {}
+        self.workdir, self.retry = workdir, retry
 
     def handle(self, job_id: str) -> None:
         """Run the job behind a message, unless it is finished or alive elsewhere. Returning
-        lets the message be acked; raising leaves it to be retried."""
+        lets the message be acked; `RetryLater` asks for it to be delivered again."""
         lease = self.leases.hold(job_id)
         if lease is None:
             metrics.MESSAGES_DROPPED.labels("running-here").inc()
@@ -43,29 +41,46 @@ class JobRunner:
             if job is None:
                 return
             lease.claimed = True
-            outcome = self._attempt(job, lease)
+            verdict = self._attempt(job, lease)
+        except Unavailable as exc:
+            log.warning("job %s: the job store is out of reach (%s); trying again later",
+                        job_id, exc.detail)
+            raise RetryLater() from exc
         finally:
             self.leases.release(job_id)
-        finished = self.store.finish(job.id, self.leases.owner, outcome, time.time())
-        if finished is None:
-            log.info("job %s ended elsewhere while it ran (cancelled?); outcome discarded", job.id)
-            return
-        metrics.JOBS_FINISHED.labels(finished.function, finished.status).inc()
-        metrics.JOB_DURATION.labels(finished.function, finished.status).observe(finished.runtime)
-        self.events.publish_finished(finished.id, finished.function, finished.status)
-        self._announce(finished)
+        self._record(job, verdict)
 
-    def _announce(self, job: Job) -> None:
-        """Tell the listeners about the objects the job wrote, so functions watching the
-        output folder run next, on any S3 server."""
-        for output in job.outputs:
-            event = ObjectEvent(bucket=output.bucket, key=output.key, etag=output.etag,
-                                size=output.size, depth=job.depth + 1, source="internal")
-            try:
-                self.events.publish_object_created(event)
-            except SluiceError as exc:
-                # The storage webhook or the next reconciliation scan still finds it.
-                log.warning("could not announce an output of job %s: %s", job.id, exc.detail)
+    def _attempt(self, job: Job, lease: Lease) -> Outcome | Retry:
+        """The failure boundary: whatever the attempt raises becomes an outcome or a retry
+        here, and nowhere else."""
+        workdir = Workdir.for_thread(self.workdir)
+        try:
+            fn = self.catalog.revision(job.function, job.revision)
+            running = self.executor.start(Attempt(job=job, function=fn, workdir=workdir))
+            lease.on_lost = lambda: running.kill(Reason.CANCELLED)
+            if lease.lost:
+                running.kill(Reason.CANCELLED)
+            return running.wait()
+        except Exception as exc:
+            return decide(job, exc, self.retry)
+        finally:
+            workdir.clear()
+
+    def _record(self, job: Job, verdict: Outcome | Retry) -> None:
+        owner = self.leases.owner
+        try:
+            if isinstance(verdict, Outcome):
+                self.finisher.finish(job, owner, verdict)
+                return
+            if self.store.release(job.id, owner, error=verdict.error,
+                                  due_at=time.time() + verdict.delay) is None:
+                log.info("job %s ended while it waited to be tried again (cancelled?)", job.id)
+                return
+        except Unavailable as exc:
+            log.warning("job %s: the job store is out of reach (%s); its attempt will run "
+                        "again", job.id, exc.detail)
+            raise RetryLater() from exc
+        raise RetryLater(verdict.delay)
 
     def _claim(self, job_id: str) -> Job | None:
         now = time.time()
@@ -96,64 +111,3 @@ class JobRunner:
         if claimed is None:
             metrics.MESSAGES_DROPPED.labels("claimed-elsewhere").inc()
         return claimed
-
-    def _function(self, job: Job) -> Function:
-        """The job's function as it was when invoked; parsed once per revision."""
-        key = (job.function, job.revision)
-        fn = self._functions.get(key)
-        if fn is None:
-            if len(self._functions) > 1024:
-                self._functions.clear()
-            fn = self._functions[key] = Function.from_spec(
-                job.spec, token="-", revision=job.revision).resolved(self.bucket)
-        return fn
-
-    def _attempt(self, job: Job, lease: Lease) -> Outcome:
-        fn = self._function(job)
-        workdir = Workdir.for_thread(self.workdir)
-        try:
-            bucket = fn.output.bucket
-            if bucket not in self._buckets:
-                self.objects.ensure_bucket(bucket)
-                self._buckets.add(bucket)
-            if self.executor.stages_itself:
-                input_file = input_path(job, workdir)
-            else:
-                input_file = stage_in(job, workdir, self.blobs, self.objects)
-            invocation = Invocation(
-                argv=tuple(fn.argv()), environment=environment(job, fn, workdir, input_file),
-                workdir=workdir.root, stdout=workdir.stdout, stderr=workdir.stderr,
-                timeout=fn.timeout, memory=fn.memory, cpu=fn.cpu, image=fn.image,
-                network=fn.network, job=job, function=fn)
-            running = self.executor.start(invocation)
-            lease.on_lost = lambda: running.kill(Reason.CANCELLED)
-            if lease.lost:
-                running.kill(Reason.CANCELLED)
-            execution = running.wait()
-            outputs = execution.outputs
-            if outputs is None:
-                outputs = stage_out(job, fn, workdir, self.objects)
-            if execution.stdout_ref is not None:
-                stdout_ref, inline = execution.stdout_ref, {}
-            else:
-                stdout_ref, inline = self.blobs.prepare(blob_key("stdout", job.id),
-                                                        workdir.stdout.read_bytes())
-            stderr_ref, inline_err = self.blobs.prepare(blob_key("stderr", job.id),
-                                                        _stderr(workdir, execution.error))
-        except SluiceError as exc:
-            log.warning("job %s failed in staging: %s", job.id, exc.detail)
-            return Outcome(status=JobStatus.FAILED, reason=Reason.ERROR, error=exc.detail)
-        finally:
-            workdir.clear()
-        failed = execution.exit_code != 0 or execution.reason is not None
-        return Outcome(
-            status=JobStatus.FAILED if failed else JobStatus.SUCCEEDED,
-            exit_code=execution.exit_code, reason=execution.reason, error=execution.error,
-            cpu_seconds=execution.cpu_seconds, peak_memory=execution.peak_memory,
-            bytes_out=sum(o.size for o in outputs), outputs=outputs,
-            stdout_ref=stdout_ref, stderr_ref=stderr_ref, inline_blobs=inline | inline_err)
-
-
-def _stderr(workdir: Workdir, error: str | None) -> bytes:
-    data = workdir.stderr.read_bytes()
-    return data + f"sluice: {error}\n".encode() if error else data

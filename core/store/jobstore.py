@@ -19,12 +19,34 @@ from core.functions import Function
 from core.jobs import (BLOB_KINDS, Job, JobStatus, Outcome, OutputObject, Reason, Trigger,
                        blob_key)
 from core.store.database import Database
-from core.store.schema import blobs, functions, jobs
+from core.store.schema import blobs, function_revisions, functions, jobs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _OUTCOME_COLUMNS = ("status", "finished_at", "exit_code", "reason", "error", "cpu_seconds",
                     "peak_memory", "bytes_out", "outputs", "stdout_ref", "stderr_ref")
+# How a column's value becomes the `Job` field of the same name, where it is not as stored.
+_FROM_COLUMN = {
+    "trigger": Trigger, "status": JobStatus,
+    "reason": lambda value: Reason(value) if value else None,
+    "outputs": lambda value: tuple(OutputObject(**o) for o in value or ()),
+}
+_TO_COLUMN = {
+    "trigger": str, "status": str, "reason": lambda value: str(value) if value else None,
+    "outputs": lambda value: [o.to_dict() for o in value],
+}
+_JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredFunction:
+    """A function's row with the spec of its revision, as stored: `FunctionCatalog` turns
+    it into a `Function`, parsing each revision once."""
+
+    name: str
+    revision: int
+    spec: dict[str, Any]
+    token: str = dataclasses.field(default="", repr=False)
 
 
 def _set(*columns: str) -> dict:
@@ -44,11 +66,23 @@ _OWNED = sa.and_(jobs.c.id == sa.bindparam("w_id"), jobs.c.owner == sa.bindparam
                  jobs.c.status == JobStatus.RUNNING.value)
 _HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
 _FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
+_RELEASE = jobs.update().where(_OWNED).values(
+    status=JobStatus.QUEUED.value, owner=None, heartbeat_at=None,
+    **_set("error", "published_at")).returning(*jobs.c)
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
 _GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
 _KNOWN_KEYS = sa.select(jobs.c.idempotency_key).where(
     jobs.c.idempotency_key.in_(sa.bindparam("w_keys", expanding=True)))
-_GET_FUNCTION = sa.select(functions).where(functions.c.name == sa.bindparam("w_name"))
+_CURRENT = sa.select(functions.c.name, functions.c.revision, functions.c.token,
+                     function_revisions.c.spec).join(function_revisions, sa.and_(
+                         function_revisions.c.name == functions.c.name,
+                         function_revisions.c.revision == functions.c.revision))
+_GET_FUNCTION = _CURRENT.where(functions.c.name == sa.bindparam("w_name"))
+_GET_REVISION = sa.select(function_revisions.c.spec).where(
+    function_revisions.c.name == sa.bindparam("w_name"),
+    function_revisions.c.revision == sa.bindparam("w_revision"))
+_NEXT_REVISION = sa.select(sa.func.coalesce(sa.func.max(function_revisions.c.revision), 0) + 1
+                           ).where(function_revisions.c.name == sa.bindparam("w_name"))
 _FUNCTIONS_VERSION = sa.select(sa.func.count(), sa.func.max(functions.c.updated_at))
 _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
@@ -92,37 +126,63 @@ class JobStore:
 
     # -- functions ------------------------------------------------------------------------
 
-    def create_function(self, fn: Function, now: float | None = None) -> Function:
+    def create_function(self, fn: Function, now: float | None = None) -> StoredFunction:
+        """Store a new function; its first revision continues the numbers of any earlier
+        function of that name."""
         now = now or time.time()
+
+        def create(c) -> int:
+            revision = c.execute(_NEXT_REVISION, {"w_name": fn.name}).scalar_one()
+            c.execute(functions.insert().values(name=fn.name, revision=revision, token=fn.token,
+                                                created_at=now, updated_at=now))
+            self._add_revision(c, fn, revision, now)
+            return revision
         try:
-            self.db.write(lambda c: c.execute(functions.insert().values(
-                name=fn.name, revision=1, spec=fn.to_spec(), token=fn.token,
-                created_at=now, updated_at=now)))
+            revision = self.db.write(create)
         except sa.exc.IntegrityError:
             raise Conflict(f"function {fn.name!r} already exists") from None
-        return dataclasses.replace(fn, revision=1)
+        return StoredFunction(fn.name, revision, fn.to_spec(), fn.token)
 
-    def replace_function(self, fn: Function, now: float | None = None) -> Function:
+    def replace_function(self, fn: Function, now: float | None = None) -> StoredFunction:
         """Store a new revision of an existing function, keeping its token."""
+        now = now or time.time()
         statement = (functions.update().where(functions.c.name == fn.name)
-                     .values(revision=functions.c.revision + 1, spec=fn.to_spec(),
-                             updated_at=now or time.time())
+                     .values(revision=functions.c.revision + 1, updated_at=now)
                      .returning(functions.c.revision, functions.c.token))
-        row = self.db.write(lambda c: c.execute(statement).first())
+
+        def replace(c):
+            row = c.execute(statement).first()
+            if row is not None:
+                self._add_revision(c, fn, row.revision, now)
+            return row
+        row = self.db.write(replace)
         if row is None:
             raise NotFound(f"function {fn.name!r} does not exist")
-        return dataclasses.replace(fn, revision=row.revision, token=row.token)
+        return StoredFunction(fn.name, row.revision, fn.to_spec(), row.token)
 
-    def get_function(self, name: str) -> Function:
+    @staticmethod
+    def _add_revision(connection, fn: Function, revision: int, now: float) -> None:
+        connection.execute(function_revisions.insert().values(
+            name=fn.name, revision=revision, spec=fn.to_spec(), created_at=now))
+
+    def get_function(self, name: str) -> StoredFunction:
         row = self.db.read(lambda c: c.execute(_GET_FUNCTION, {"w_name": name}).first())
         if row is None:
             raise NotFound(f"function {name!r} does not exist")
-        return _function(row)
+        return StoredFunction(row.name, row.revision, row.spec, row.token)
 
-    def list_functions(self) -> list[Function]:
+    def get_revision(self, name: str, revision: int) -> StoredFunction:
+        """A revision as it was deployed, whether or not it is still the current one."""
+        params = {"w_name": name, "w_revision": revision}
+        spec = self.db.read(lambda c: c.execute(_GET_REVISION, params).scalar())
+        if spec is None:
+            raise NotFound(f"function {name!r} has no revision {revision}")
+        return StoredFunction(name, revision, spec)
+
+    def list_functions(self) -> list[StoredFunction]:
         rows = self.db.read(
-            lambda c: c.execute(sa.select(functions).order_by(functions.c.name)).all())
-        return [_function(r) for r in rows]
+            lambda c: c.execute(_CURRENT.order_by(functions.c.name)).all())
+        return [StoredFunction(r.name, r.revision, r.spec, r.token) for r in rows]
 
     def functions_version(self) -> tuple[int, float]:
         """Changes whenever a function is created, replaced or deleted: a cheap freshness
@@ -131,6 +191,7 @@ class JobStore:
         return row[0], row[1] or 0.0
 
     def delete_function(self, name: str) -> None:
+        """Its revisions stay: jobs still queued on them run as they were invoked."""
         deleted = self.db.write(
             lambda c: c.execute(functions.delete().where(functions.c.name == name)).rowcount)
         if deleted == 0:
@@ -203,14 +264,17 @@ class JobStore:
     def finish(self, job_id: str, owner: str, outcome: Outcome, now: float) -> Job | None:
         """running -> terminal, only for the attempt that owns the job; the outcome's inline
         blobs are written in the same transaction."""
-        values = {
-            "status": outcome.status.value, "finished_at": now, "exit_code": outcome.exit_code,
-            "reason": outcome.reason.value if outcome.reason else None, "error": outcome.error,
-            "cpu_seconds": outcome.cpu_seconds, "peak_memory": outcome.peak_memory,
-            "bytes_out": outcome.bytes_out, "outputs": [o.to_dict() for o in outcome.outputs],
-            "stdout_ref": outcome.stdout_ref, "stderr_ref": outcome.stderr_ref}
-        params = {f"v_{k}": v for k, v in values.items()} | {"w_id": job_id, "w_owner": owner}
+        params = {f"v_{column}": _TO_COLUMN.get(column, _same)(getattr(outcome, column))
+                  for column in _OUTCOME_COLUMNS if column != "finished_at"}
+        params |= {"v_finished_at": now, "w_id": job_id, "w_owner": owner}
         return self._returning(_FINISH, params, outcome.inline_blobs)
+
+    def release(self, job_id: str, owner: str, *, error: str, due_at: float) -> Job | None:
+        """running -> queued again, for another attempt after this one met a passing failure;
+        `error` says why, and the sweeper leaves the job to its delayed message until
+        `due_at`. None when the job is no longer this attempt's (cancelled meanwhile)."""
+        params = {"w_id": job_id, "w_owner": owner, "v_error": error, "v_published_at": due_at}
+        return self._returning(_RELEASE, params)
 
     def cancel(self, job_id: str, now: float) -> Job | None:
         """queued|running -> cancelled; None when the job had already ended."""
@@ -283,30 +347,16 @@ def _blob_upsert(dialect):
                                            set_={"data": statement.excluded.data})
 
 
-def _function(row) -> Function:
-    return Function.from_spec(row.spec, token=row.token, revision=row.revision)
+def _same(value: Any) -> Any:
+    return value
 
 
 def _job_values(job: Job) -> dict[str, Any]:
-    values = {f.name: getattr(job, f.name) for f in dataclasses.fields(Job)}
-    values.update(trigger=job.trigger.value, status=job.status.value,
-                  reason=job.reason.value if job.reason else None,
-                  outputs=[o.to_dict() for o in job.outputs], published_at=job.created_at)
+    values = {name: _TO_COLUMN.get(name, _same)(getattr(job, name)) for name in _JOB_FIELDS}
+    values["published_at"] = job.created_at
     return values
 
 
 def _job(row) -> Job:
-    m = row._mapping
-    return Job(
-        id=m["id"], function=m["function"], revision=m["revision"], trigger=Trigger(m["trigger"]),
-        status=JobStatus(m["status"]), spec=m["spec"], created_at=m["created_at"],
-        idempotency_key=m["idempotency_key"], input_ref=m["input_ref"],
-        input_size=m["input_size"], content_type=m["content_type"], attempts=m["attempts"],
-        started_at=m["started_at"], finished_at=m["finished_at"], exit_code=m["exit_code"],
-        reason=Reason(m["reason"]) if m["reason"] else None, error=m["error"],
-        cpu_seconds=m["cpu_seconds"], peak_memory=m["peak_memory"], bytes_in=m["bytes_in"],
-        bytes_out=m["bytes_out"],
-        outputs=tuple(OutputObject(**o) for o in (m["outputs"] or ())),
-        stdout_ref=m["stdout_ref"], stderr_ref=m["stderr_ref"], owner=m["owner"],
-        heartbeat_at=m["heartbeat_at"], depth=m["depth"], source_bucket=m["source_bucket"],
-        source_key=m["source_key"], source_version=m["source_version"], event=m["event"])
+    mapping = row._mapping
+    return Job(**{name: _FROM_COLUMN.get(name, _same)(mapping[name]) for name in _JOB_FIELDS})

@@ -8,10 +8,20 @@ functions = sa.Table(
     "functions", metadata,
     sa.Column("name", sa.String(63), primary_key=True),
     sa.Column("revision", sa.Integer, nullable=False),
-    sa.Column("spec", sa.JSON, nullable=False),
     sa.Column("token", sa.String(128), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# Every revision a function ever had, kept after it was replaced or deleted: a job runs the
+# revision it was invoked with. Numbers are never reused, not even by a function deleted and
+# created again, so (name, revision) always names one spec.
+function_revisions = sa.Table(
+    "function_revisions", metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 jobs = sa.Table(
@@ -21,7 +31,6 @@ jobs = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("trigger", sa.String(16), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("spec", sa.JSON, nullable=False),
     sa.Column("idempotency_key", sa.String(1024), unique=True),
     sa.Column("input_ref", sa.String(1100)),
     sa.Column("input_size", sa.BigInteger, nullable=False, default=0),

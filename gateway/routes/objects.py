@@ -6,7 +6,7 @@ from aiohttp import web
 
 from core.errors import Invalid
 from core.functions import BUCKET
-from core.keys import check_key
+from gateway import responses
 from gateway.auth import caller
 from gateway.keys import SERVICE, SETTINGS
 from gateway.requests import read_body
@@ -14,61 +14,41 @@ from gateway.requests import read_body
 routes = web.RouteTableDef()
 
 
-def _admin(request: web.Request) -> None:
-    caller(request, request.app[SETTINGS].admin_token).require_admin()
-
-
-def _where(request: web.Request, *, with_key: bool = True) -> tuple[str, str]:
+def _bucket(request: web.Request) -> str:
     bucket = request.match_info["bucket"]
     if not BUCKET.match(bucket):
         raise Invalid(f"{bucket!r} is not a bucket name")
-    return bucket, check_key(request.match_info["key"]) if with_key else ""
+    return bucket
 
 
 @routes.get("/v1/objects/{bucket}")
 async def list_objects(request: web.Request) -> web.Response:
-    _admin(request)
-    bucket, _ = _where(request, with_key=False)
-    service = request.app[SERVICE]
-    prefix = request.query.get("prefix", "")
-    listing = await service.run(lambda: list(service.objects.list_objects(bucket, prefix)))
+    bucket, prefix = _bucket(request), request.query.get("prefix", "")
+    listing = await request.app[SERVICE].list_objects(caller(request), bucket, prefix)
     return web.json_response({"bucket": bucket, "prefix": prefix, "objects": [
         {"key": key, "etag": etag, "size": size} for key, etag, size in listing]})
 
 
 @routes.put("/v1/objects/{bucket}/{key:.+}")
 async def put_object(request: web.Request) -> web.Response:
-    _admin(request)
-    bucket, key = _where(request)
-    service = request.app[SERVICE]
+    who, bucket, key = caller(request), _bucket(request), request.match_info["key"]
     body = await read_body(request, request.app[SETTINGS].max_body)
-    await service.run(service.objects.ensure_bucket, bucket)
-    etag = await service.run(service.objects.put_bytes, bucket, key, body,
-                             request.content_type or "application/octet-stream")
+    etag = await request.app[SERVICE].put_object(
+        who, bucket, key, body, request.content_type or "application/octet-stream")
     return web.json_response({"bucket": bucket, "key": key, "etag": etag, "size": len(body)},
                              status=201)
 
 
 @routes.get("/v1/objects/{bucket}/{key:.+}")
 async def get_object(request: web.Request) -> web.StreamResponse:
-    _admin(request)
-    bucket, key = _where(request)
-    service = request.app[SERVICE]
-    info = await service.run(service.objects.stat, bucket, key)
-    chunks = await service.run(service.objects.stream, bucket, key)
-    response = web.StreamResponse(headers={"Content-Type": info.content_type,
-                                           "Content-Length": str(info.size), "ETag": info.etag})
-    await response.prepare(request)
-    while chunk := await service.run(next, chunks, b""):
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    info, chunks = await request.app[SERVICE].open_object(
+        caller(request), _bucket(request), request.match_info["key"])
+    return await responses.stream(request, chunks, content_type=info.content_type,
+                                  size=info.size, headers={"ETag": info.etag})
 
 
 @routes.delete("/v1/objects/{bucket}/{key:.+}")
 async def delete_object(request: web.Request) -> web.Response:
-    _admin(request)
-    bucket, key = _where(request)
-    service = request.app[SERVICE]
-    await service.run(service.objects.delete, bucket, key)
+    await request.app[SERVICE].delete_object(caller(request), _bucket(request),
+                                             request.match_info["key"])
     return web.Response(status=204)

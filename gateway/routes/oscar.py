@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+
 from aiohttp import web
 
 from core import oscar
@@ -19,10 +20,6 @@ routes = web.RouteTableDef()
 VERSION = "sluice-0.1.0"
 
 
-def _who(request: web.Request):
-    return caller(request, request.app[SETTINGS].admin_token)
-
-
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     return web.Response(text="Ok")
@@ -30,21 +27,21 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/system/info")
 async def info(request: web.Request) -> web.Response:
-    _who(request).require_admin()
+    about = await request.app[SERVICE].about(caller(request))
     return web.json_response({"version": VERSION, "serverless_backend": "sluice",
-                              "executor": request.app[SETTINGS].worker.executor})
+                              "executor": about["executor"]})
 
 
 @routes.get("/system/services")
 async def list_services(request: web.Request) -> web.Response:
-    functions = await request.app[SERVICE].list_functions(_who(request))
+    functions = await request.app[SERVICE].list_functions(caller(request))
     return web.json_response([oscar.from_function(fn, with_token=True) for fn in functions])
 
 
 @routes.post("/system/services")
 async def create_service(request: web.Request) -> web.Response:
     spec = oscar.to_spec(await read_document(request))
-    [fn] = await request.app[SERVICE].create_functions(_who(request), spec)
+    [fn] = await request.app[SERVICE].create_functions(caller(request), spec)
     return web.json_response(oscar.from_function(fn, with_token=True), status=201)
 
 
@@ -55,21 +52,21 @@ async def update_service(request: web.Request) -> web.Response:
     name = request.match_info.get("name") or spec.get("name")
     if not isinstance(name, str):
         raise Invalid("the service definition needs a name")
-    fn, created = await request.app[SERVICE].put_function(_who(request), name, spec)
+    fn, created = await request.app[SERVICE].put_function(caller(request), name, spec)
     return web.json_response(oscar.from_function(fn, with_token=True),
                              status=201 if created else 200)
 
 
 @routes.get("/system/services/{name}")
 async def get_service(request: web.Request) -> web.Response:
-    who = _who(request)
+    who = caller(request)
     fn = await request.app[SERVICE].get_function(who, request.match_info["name"])
     return web.json_response(oscar.from_function(fn, with_token=who.admin))
 
 
 @routes.delete("/system/services/{name}")
 async def delete_service(request: web.Request) -> web.Response:
-    await request.app[SERVICE].delete_function(_who(request), request.match_info["name"])
+    await request.app[SERVICE].delete_function(caller(request), request.match_info["name"])
     return web.Response(status=204)
 
 
@@ -79,7 +76,7 @@ async def run(request: web.Request) -> web.Response:
     JSON for instance, is passed as sent) and the answer is base64."""
     service = request.app[SERVICE]
     body = _decoded(await read_body(request, request.app[SETTINGS].max_body))
-    job, _ = await service.invoke(_who(request), Invocation(
+    job, _ = await service.invoke(caller(request), Invocation(
         function=request.match_info["name"], body=body,
         content_type=request.headers.get("Content-Type"),
         wait=request.app[SETTINGS].sync_wait_seconds, idempotency_key=idempotency_key(request)))
@@ -95,7 +92,7 @@ async def job(request: web.Request) -> web.Response:
     """Asynchronous: unlike OSCAR, the answer names the job and where to follow it."""
     service = request.app[SERVICE]
     body = _decoded(await read_body(request, request.app[SETTINGS].max_body))
-    job, _ = await service.invoke(_who(request), Invocation(
+    job, _ = await service.invoke(caller(request), Invocation(
         function=request.match_info["name"], body=body,
         content_type=request.headers.get("Content-Type"), respond_async=True,
         idempotency_key=idempotency_key(request)))
@@ -105,20 +102,20 @@ async def job(request: web.Request) -> web.Response:
 @routes.get("/system/logs/{name}")
 async def list_logs(request: web.Request) -> web.Response:
     jobs = await request.app[SERVICE].list_jobs(
-        _who(request), function=request.match_info["name"], status=None, limit=500, cursor=None)
+        caller(request), function=request.match_info["name"], status=None, limit=500, cursor=None)
     return web.json_response({"jobs": {j.id: oscar.job_summary(j) for j in jobs}})
 
 
 @routes.get("/system/logs/{name}/{job}")
 async def job_log(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    data = await service.logs(_who(request), _job_id(request), "all")
+    data = await service.logs(caller(request), _job_id(request), "all")
     return web.Response(body=data, content_type="text/plain", charset="utf-8")
 
 
 @routes.delete("/system/logs/{name}/{job}")
 async def delete_job(request: web.Request) -> web.Response:
-    await request.app[SERVICE].delete_jobs(_who(request), request.match_info["name"],
+    await request.app[SERVICE].delete_jobs(caller(request), request.match_info["name"],
                                            [_job_id(request)])
     return web.Response(status=204)
 
@@ -127,7 +124,7 @@ async def delete_job(request: web.Request) -> web.Response:
 async def delete_jobs(request: web.Request) -> web.Response:
     """Finished jobs of the service; `?all=true` cancels and deletes the others too."""
     every = request.query.get("all", "false").lower() == "true"
-    await request.app[SERVICE].delete_jobs(_who(request), request.match_info["name"], None,
+    await request.app[SERVICE].delete_jobs(caller(request), request.match_info["name"], None,
                                            include_active=every)
     return web.Response(status=204)
 

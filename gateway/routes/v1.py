@@ -6,22 +6,16 @@ import json
 
 from aiohttp import web
 
-from core.errors import Invalid
 from core.functions import Function
-from core.jobs import Job
+from core.jobs import Job, JobStatus
 from gateway import responses
 from gateway.auth import caller
 from gateway.keys import SERVICE, SETTINGS
-from gateway.requests import (idempotency_key, prefer, query_number, read_body,
-                              read_document)
+from gateway.requests import (idempotency_key, prefer, query_choice, query_job_id,
+                              query_number, read_body, read_document)
 from gateway.service import Invocation
 
 routes = web.RouteTableDef()
-
-
-def _who(request: web.Request):
-    return caller(request, request.app[SETTINGS].admin_token)
-
 
 def _json(data, status: int = 200, headers: dict | None = None) -> web.Response:
     return web.Response(status=status, text=json.dumps(data), content_type="application/json",
@@ -38,7 +32,7 @@ def _function(fn: Function, *, with_token: bool) -> dict:
 @routes.post("/v1/functions")
 async def create_functions(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    created = await service.create_functions(_who(request), await read_document(request))
+    created = await service.create_functions(caller(request), await read_document(request))
     if len(created) == 1:
         return _json(_function(created[0], with_token=True), 201,
                      {"Location": f"/v1/functions/{created[0].name}"})
@@ -47,13 +41,13 @@ async def create_functions(request: web.Request) -> web.Response:
 
 @routes.get("/v1/functions")
 async def list_functions(request: web.Request) -> web.Response:
-    functions = await request.app[SERVICE].list_functions(_who(request))
+    functions = await request.app[SERVICE].list_functions(caller(request))
     return _json({"functions": [_function(f, with_token=False) for f in functions]})
 
 
 @routes.get("/v1/functions/{name}")
 async def get_function(request: web.Request) -> web.Response:
-    who = _who(request)
+    who = caller(request)
     fn = await request.app[SERVICE].get_function(who, request.match_info["name"])
     return _json(_function(fn, with_token=who.admin))
 
@@ -61,21 +55,21 @@ async def get_function(request: web.Request) -> web.Response:
 @routes.put("/v1/functions/{name}")
 async def put_function(request: web.Request) -> web.Response:
     fn, created = await request.app[SERVICE].put_function(
-        _who(request), request.match_info["name"], await read_document(request))
+        caller(request), request.match_info["name"], await read_document(request))
     return _json(_function(fn, with_token=True), 201 if created else 200,
                  {"Location": f"/v1/functions/{fn.name}"})
 
 
 @routes.delete("/v1/functions/{name}")
 async def delete_function(request: web.Request) -> web.Response:
-    await request.app[SERVICE].delete_function(_who(request), request.match_info["name"])
+    await request.app[SERVICE].delete_function(caller(request), request.match_info["name"])
     return web.Response(status=204)
 
 
 @routes.post("/v1/functions/{name}/invocations")
 async def invoke(request: web.Request) -> web.Response:
     service, settings = request.app[SERVICE], request.app[SETTINGS]
-    who = _who(request)
+    who = caller(request)
     respond_async, wait = prefer(request)
     key = idempotency_key(request)
     body = await read_body(request, settings.max_body)
@@ -92,9 +86,9 @@ async def invoke(request: web.Request) -> web.Response:
 async def list_jobs(request: web.Request) -> web.Response:
     limit = query_number(request, "limit", 50, minimum=1, maximum=500, integer=True)
     jobs = await request.app[SERVICE].list_jobs(
-        _who(request), function=request.query.get("function") or None,
-        status=request.query.get("status") or None, limit=limit,
-        cursor=request.query.get("cursor") or None)
+        caller(request), function=request.query.get("function") or None,
+        status=query_choice(request, "status", JobStatus), limit=limit,
+        cursor=query_job_id(request, "cursor"))
     body: dict = {"jobs": [j.to_dict() for j in jobs]}
     if len(jobs) == limit:
         body["next_cursor"] = jobs[-1].id
@@ -104,13 +98,13 @@ async def list_jobs(request: web.Request) -> web.Response:
 @routes.get("/v1/jobs/{id}")
 async def get_job(request: web.Request) -> web.Response:
     wait = query_number(request, "wait", None, maximum=request.app[SETTINGS].max_wait_seconds)
-    job = await request.app[SERVICE].get_job(_who(request), request.match_info["id"], wait)
+    job = await request.app[SERVICE].get_job(caller(request), request.match_info["id"], wait)
     return _job(job)
 
 
 @routes.post("/v1/jobs/{id}/cancel")
 async def cancel_job(request: web.Request) -> web.Response:
-    return _job(await request.app[SERVICE].cancel_job(_who(request), request.match_info["id"]))
+    return _job(await request.app[SERVICE].cancel_job(caller(request), request.match_info["id"]))
 
 
 def _job(job: Job) -> web.Response:
@@ -119,29 +113,21 @@ def _job(job: Job) -> web.Response:
 
 @routes.get("/v1/jobs/{id}/logs")
 async def job_logs(request: web.Request) -> web.Response:
-    stream = request.query.get("stream", "all")
-    if stream not in ("all", "stdout", "stderr"):
-        raise Invalid("stream must be all, stdout or stderr")
-    data = await request.app[SERVICE].logs(_who(request), request.match_info["id"], stream)
+    stream = query_choice(request, "stream", ("all", "stdout", "stderr"), default="all")
+    data = await request.app[SERVICE].logs(caller(request), request.match_info["id"], stream)
     return web.Response(body=data, content_type="text/plain", charset="utf-8")
 
 
 @routes.get("/v1/jobs/{id}/outputs")
 async def job_outputs(request: web.Request) -> web.Response:
     job, manifest = await request.app[SERVICE].output_manifest(
-        _who(request), request.match_info["id"])
+        caller(request), request.match_info["id"])
     return _json({"job": job.id, "status": str(job.status), "outputs": manifest})
 
 
 @routes.get("/v1/jobs/{id}/outputs/{name:.+}")
 async def job_output(request: web.Request) -> web.StreamResponse:
-    service = request.app[SERVICE]
-    output, chunks = await service.open_output(
-        _who(request), request.match_info["id"], request.match_info["name"])
-    response = web.StreamResponse(headers={"Content-Type": output.content_type,
-                                           "Content-Length": str(output.size)})
-    await response.prepare(request)
-    while chunk := await service.run(next, chunks, b""):
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    output, chunks = await request.app[SERVICE].open_output(
+        caller(request), request.match_info["id"], request.match_info["name"])
+    return await responses.stream(request, chunks, content_type=output.content_type,
+                                  size=output.size)

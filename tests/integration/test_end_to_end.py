@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from tests.fixtures.services import free_port_block
+from sluice.ports import free_port_block
 from tests.fixtures.stack import delete_queues
 
 ROOT = Path(__file__).resolve().parents[2]

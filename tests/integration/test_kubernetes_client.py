@@ -12,8 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from core.errors import Unavailable
-from workers.executors.kubernetes import KubernetesApi
+from kubernetes.client.rest import ApiException
+
+from core.errors import CannotRun, Unavailable
+from workers.executors.kubernetes_api import KubernetesApi
 
 NAMESPACE = "jobs"
 NAME = "sluice-01m82ej0z3g7ksj8gzanfqj9jv-1"
@@ -177,10 +179,12 @@ def test_deleting_is_idempotent(server):
     assert "propagationPolicy=Background" in deletes[0], "the pod must go with the Job"
 
 
-def test_api_errors_say_what_failed(server):
-    with pytest.raises(Unavailable) as caught:
+def test_a_refusal_says_what_failed_and_is_not_tried_again(server):
+    """The API server answered 403: the same request would be refused again."""
+    with pytest.raises(CannotRun) as caught:
         KubernetesApi("elsewhere").create_job({"metadata": {"name": "x"}})
     assert caught.value.detail == "could not create the Job: 403 Forbidden"
+    assert isinstance(caught.value.__cause__, ApiException)
 
 
 def test_without_a_cluster_the_error_is_clear(tmp_path, monkeypatch):

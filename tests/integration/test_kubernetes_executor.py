@@ -11,110 +11,100 @@ import time
 
 import pytest
 
-from core.blobs import Blobs
-from core.functions import Function
+from core.errors import CannotRun
 from core.ids import new_id
-from core.jobs import Job, JobStatus, Reason, Trigger
+from core.jobs import Reason
 from core.settings import KubernetesSettings
 from tests.fixtures.kubelet import MISSING_IMAGE
-from workers.executors.base import Invocation
-from workers.executors.cluster import KubernetesExecutor
-from workers.staging import Workdir, environment, input_path
+from workers.executors.kubernetes import KubernetesExecutor
 
 
 @pytest.fixture
-def run(tmp_path, kubelet, objects, store, s3_settings):
-    blobs = Blobs(store, objects, s3_settings.system_bucket, inline_max=1024)
-    objects.ensure_bucket(s3_settings.bucket)
-
+def run(kubelet, attempts):
     def run(script: str, *, body: bytes = b"", source: str | None = None, kill_after=None,
             staging_seconds: int = 60, job_id: str | None = None, attempt: int = 1,
             wait: bool = True, **spec):
-        fn = Function.from_spec({"name": "k8s", "image": "busybox:1.36", "script": script,
-                                 **spec}).resolved(s3_settings.bucket)
-        job = Job(id=job_id or new_id(), function=fn.name, revision=1, trigger=Trigger.HTTP,
-                  status=JobStatus.RUNNING, spec=fn.to_spec(), created_at=time.time(),
-                  attempts=attempt, input_ref=f"db:in/{new_id()}" if body else None,
-                  source_bucket=s3_settings.bucket if source else None, source_key=source)
-        if attempt == 1:
-            store.create_job(job, inline_blobs={job.input_ref.removeprefix("db:"): body}
-                             if body else None)
+        attempt = attempts.make({"image": "busybox:1.36", "script": script, **spec},
+                                body=body, source=source, job_id=job_id, attempt=attempt)
         executor = KubernetesExecutor(
-            kubelet, objects, blobs, cluster=KubernetesSettings(staging_seconds=staging_seconds),
+            kubelet, attempts.objects, attempts.blobs,
+            cluster=KubernetesSettings(staging_seconds=staging_seconds),
             pull_policy="if-not-present", worker="test-worker")
-        workdir = Workdir.for_thread(tmp_path / "work")
-        invocation = Invocation(
-            argv=tuple(fn.argv()), workdir=workdir.root, stdout=workdir.stdout,
-            stderr=workdir.stderr, timeout=fn.timeout, image=fn.image, job=job, function=fn,
-            environment=environment(job, fn, workdir, input_path(job, workdir)))
-        running = executor.start(invocation)
+        running = executor.start(attempt)
         if not wait:
-            return None, workdir, running.name
+            return None, running.name
         if kill_after is not None:
             threading.Timer(kill_after, running.kill, args=(Reason.CANCELLED,)).start()
-        execution = running.wait()
-        return execution, workdir, running.name
+        return running.wait(), running.name
     return run
 
 
-def test_a_job_stages_its_input_runs_and_uploads_its_outputs(run, objects, s3_settings):
-    objects.put_bytes(s3_settings.bucket, "k8s/input/photo one.txt", b"from the bucket\n")
-    execution, workdir, _ = run(
+def test_a_job_stages_its_input_runs_and_uploads_its_outputs(run, attempts, objects,
+                                                             s3_settings):
+    objects.put_bytes(s3_settings.bucket, "fn/input/photo one.txt", b"from the bucket\n")
+    outcome, _ = run(
         'tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/upper.txt"; '
         'mkdir -p "$TMP_OUTPUT_DIR/nested"; echo deep > "$TMP_OUTPUT_DIR/nested/n.txt"; '
         'echo "job $JOB_ID in $(basename "$INPUT_FILE_PATH")"; echo a warning >&2',
-        source="k8s/input/photo one.txt")
-    assert (execution.exit_code, execution.reason, execution.error) == (0, None, None)
-    by_name = {o.name: o for o in execution.outputs}
+        source="fn/input/photo one.txt")
+    assert (outcome.exit_code, outcome.reason, outcome.error) == (0, None, None)
+    by_name = {o.name: o for o in outcome.outputs}
     assert sorted(by_name) == ["nested/n.txt", "upper.txt"]
     upper = by_name["upper.txt"]
     assert objects.get_bytes(upper.bucket, upper.key) == b"FROM THE BUCKET\n"
     info = objects.stat(upper.bucket, upper.key)
     assert info.metadata.get("sluice-depth") == "1" and upper.etag == info.etag
-    assert workdir.stdout.read_text().endswith("in photo one.txt\n")
-    assert workdir.stderr.read_text() == "a warning\n"
+    assert attempts.log(outcome, "stdout").endswith(b"in photo one.txt\n")
+    assert attempts.log(outcome, "stderr") == b"a warning\n"
 
 
-def test_a_request_body_in_the_job_store_reaches_the_pod(run):
-    execution, workdir, _ = run('wc -c < "$INPUT_FILE_PATH"', body=b"twelve bytes")
-    assert execution.exit_code == 0
-    assert workdir.stdout.read_text().strip() == "12"
+def test_a_request_body_in_the_job_store_reaches_the_pod(run, attempts):
+    outcome, _ = run('wc -c < "$INPUT_FILE_PATH"', body=b"twelve bytes")
+    assert outcome.exit_code == 0
+    assert attempts.log(outcome, "stdout").strip() == b"12"
 
 
-def test_a_large_stdout_stays_where_the_pod_uploaded_it(run, objects, s3_settings):
-    execution, workdir, _ = run("yes sluice | head -c 5000")
-    assert execution.exit_code == 0 and workdir.stdout.read_bytes() == b""
-    bucket, _, key = execution.stdout_ref.removeprefix("s3:").partition("/")
+def test_a_large_stdout_stays_where_the_pod_uploaded_it(run, attempts, objects, s3_settings):
+    outcome, _ = run("yes sluice | head -c 5000")
+    assert outcome.exit_code == 0
+    bucket, _, key = outcome.stdout_ref.removeprefix("s3:").partition("/")
     assert bucket == s3_settings.system_bucket
     assert objects.get_bytes(bucket, key) == (b"sluice\n" * 715)[:5000]
-    small, workdir, _ = run("echo small")
-    assert small.stdout_ref is None and workdir.stdout.read_bytes() == b"small\n"
+    small, _ = run("echo small")
+    assert small.stdout_ref.startswith("db:") and attempts.log(small, "stdout") == b"small\n"
 
 
-def test_a_failing_function_reports_its_exit_code_and_still_uploads(run):
-    execution, workdir, _ = run('echo partial > "$TMP_OUTPUT_DIR/p.txt"; echo boom >&2; exit 3')
-    assert (execution.exit_code, execution.reason) == (3, Reason.ERROR)
-    assert [o.name for o in execution.outputs] == ["p.txt"]
-    assert workdir.stderr.read_text() == "boom\n"
+def test_a_failing_function_reports_its_exit_code_and_still_uploads(run, attempts):
+    outcome, _ = run('echo partial > "$TMP_OUTPUT_DIR/p.txt"; echo boom >&2; exit 3')
+    assert (outcome.exit_code, outcome.reason) == (3, Reason.ERROR)
+    assert [o.name for o in outcome.outputs] == ["p.txt"]
+    assert attempts.log(outcome, "stderr") == b"boom\n"
+
+
+def test_an_output_whose_name_is_not_utf8_fails_the_attempt_and_keeps_the_log(run, attempts):
+    outcome, _ = run("""printf x > "$TMP_OUTPUT_DIR/$(printf 'bad\\377.txt')"; echo said""")
+    assert outcome.reason == Reason.ERROR and outcome.outputs == ()
+    assert "is not UTF-8" in outcome.error
+    assert attempts.log(outcome, "stdout") == b"said\n"
 
 
 def test_an_oom_killed_container_is_reported_as_oom(run, kubelet):
     kubelet.oom_after = 0.5
-    execution, _, name = run("echo started; sleep 30", memory="64Mi")
+    execution, name = run("echo started; sleep 30", memory="64Mi")
     assert (execution.exit_code, execution.reason) == (137, Reason.OOM)
     assert not kubelet.running(name), "the uploader must notice the killed container"
 
 
 def test_the_jobs_deadline_is_a_timeout(run, kubelet):
     started = time.monotonic()
-    execution, _, name = run("sleep 30", timeout=1, staging_seconds=1)
+    execution, name = run("sleep 30", timeout=1, staging_seconds=1)
     assert execution.reason == Reason.TIMEOUT
     assert time.monotonic() - started < 10
     assert not kubelet.running(name)
 
 
 def test_cancelling_deletes_the_job_and_its_processes(run, kubelet):
-    execution, _, name = run("sleep 30", kill_after=1.0)
+    execution, name = run("sleep 30", kill_after=1.0)
     assert execution.reason == Reason.CANCELLED
     assert kubelet.pods[name].deleted and not kubelet.running(name)
 
@@ -122,8 +112,8 @@ def test_cancelling_deletes_the_job_and_its_processes(run, kubelet):
 def test_a_new_attempt_deletes_the_job_of_the_attempt_before(run, kubelet):
     """The worker of attempt 1 died; its Job must not go on beside attempt 2's."""
     job_id = new_id()
-    _, _, first = run("sleep 30", job_id=job_id, wait=False)
-    execution, _, second = run("echo second", job_id=job_id, attempt=2)
+    _, first = run("sleep 30", job_id=job_id, wait=False)
+    execution, second = run("echo second", job_id=job_id, attempt=2)
     assert (first, second) == (f"sluice-{job_id}-1", f"sluice-{job_id}-2")
     assert kubelet.pods[first].deleted and not kubelet.running(first)
     assert execution.exit_code == 0
@@ -131,21 +121,20 @@ def test_a_new_attempt_deletes_the_job_of_the_attempt_before(run, kubelet):
 
 def test_an_image_that_cannot_be_pulled_fails_the_attempt_at_once(run, kubelet):
     started = time.monotonic()
-    execution, _, name = run("true", image=MISSING_IMAGE)
+    execution, name = run("true", image=MISSING_IMAGE)
     assert execution.reason == Reason.ERROR
     assert "ErrImagePull" in execution.error
     assert kubelet.pods[name].deleted and time.monotonic() - started < 10
 
 
 def test_a_failed_stage_in_says_why(run):
-    execution, _, _ = run("true", source="k8s/input/gone.txt")
+    execution, _ = run("true", source="fn/input/gone.txt")
     assert execution.reason == Reason.ERROR and execution.outputs == ()
     assert execution.error.startswith("stage-in failed (exit 1): ")
-    assert "k8s/input/gone.txt" in execution.error and "does not exist" in execution.error
+    assert "fn/input/gone.txt" in execution.error and "does not exist" in execution.error
 
 
-def test_functions_without_an_image_or_a_command_are_refused(run):
-    from core.errors import Invalid
-    with pytest.raises(Invalid, match="image"):
+def test_functions_without_an_image_are_refused(run):
+    with pytest.raises(CannotRun, match="image"):
         run("true", image=None)
 

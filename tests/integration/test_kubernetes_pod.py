@@ -95,12 +95,11 @@ def test_the_pod_stages_runs_and_uploads(play, objects):
     plan, states = play('tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/loud.txt"; '
                         'echo "ran as $(id -u)"; exit 4')
     assert states == {"function": 4, "stage-out": 0}
-    exit_code, stdout_size, outputs = parse_result(
-        objects.get_bytes(plan.result_bucket, plan.result_key))
-    assert exit_code == 4
+    result = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
+    assert result.exit_code == 4
     assert objects.get_bytes(plan.result_bucket, plan.stdout_key) == b"ran as 0\n"
-    assert stdout_size == len(b"ran as 0\n")
-    (loud,) = outputs
+    assert result.stdout_size == len(b"ran as 0\n")
+    (loud,) = result.outputs
     assert objects.get_bytes(loud.bucket, loud.key) == b"STAGED BY THE INIT CONTAINER\n"
 
 
@@ -109,9 +108,9 @@ def test_a_function_killed_for_its_memory_is_recorded_with_exit_137(play, object
                         "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
                         memory="32Mi")
     assert states == {"function": 137, "stage-out": 0}
-    exit_code, _, outputs = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
-    assert exit_code == 137
-    assert [o.name for o in outputs] == ["p.txt"]
+    result = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
+    assert result.exit_code == 137
+    assert [o.name for o in result.outputs] == ["p.txt"]
 
 
 def test_the_uploader_notices_a_function_container_killed_outright(play, objects):
@@ -120,6 +119,6 @@ def test_the_uploader_notices_a_function_container_killed_outright(play, objects
     plan, states = play('echo partial > "$TMP_OUTPUT_DIR/p.txt"; sleep 60',
                         kill_function_after=3)
     assert states == {"function": 137, "stage-out": 0}
-    exit_code, _, outputs = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
-    assert exit_code is None
-    assert [o.name for o in outputs] == ["p.txt"]
+    result = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
+    assert result.exit_code is None
+    assert [o.name for o in result.outputs] == ["p.txt"]

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workers.executors import kubernetes
+from workers.executors import kubernetes_api
 
 
 @pytest.fixture
 def settings(settings, kubelet, monkeypatch):
-    monkeypatch.setattr(kubernetes, "KubernetesApi", lambda namespace: kubelet)
+    monkeypatch.setattr(kubernetes_api, "KubernetesApi", lambda namespace: kubelet)
     return dataclasses.replace(settings, worker=dataclasses.replace(
         settings.worker, executor="kubernetes"))
 
@@ -33,13 +33,11 @@ async def test_an_invocation_runs_as_a_kubernetes_job(api, kubelet):
     assert [o["name"] for o in job["outputs"]] == ["loud.txt"]
 
 
-async def test_a_function_without_an_image_fails_with_a_clear_error(api):
-    await api.deploy("bare", script="true")
-    response = await api.request("POST", "/v1/functions/bare/invocations")
-    job_id = response.headers["Sluice-Job-Id"]
-    job = await (await api.request("GET", f"/v1/jobs/{job_id}")).json()
-    assert job["status"] == "failed"
-    assert "needs the function's image" in job["error"]
+async def test_a_function_without_an_image_is_refused_at_deploy(api):
+    response = await api.request("PUT", "/v1/functions/bare", json={"script": "true"})
+    assert response.status == 422
+    [error] = (await response.json())["errors"]
+    assert error["path"] == "image" and "kubernetes executor" in error["message"]
 
 
 async def test_the_first_example_runs_on_kubernetes(api):

@@ -23,14 +23,14 @@ def store(request, tmp_path):
     yield store
     if request.param == "postgresql":
         with store.engine.begin() as c:
-            c.exec_driver_sql("DELETE FROM jobs; DELETE FROM functions; DELETE FROM blobs")
+            c.exec_driver_sql("DELETE FROM jobs; DELETE FROM functions; "
+                              "DELETE FROM function_revisions; DELETE FROM blobs")
     store.close()
 
 
 def make_job(function="fn", key=None, **fields) -> Job:
     return Job(id=new_id(), function=function, revision=1, trigger=Trigger.HTTP,
-               status=JobStatus.QUEUED, spec={"name": function, "command": ["true"]},
-               created_at=time.time(), idempotency_key=key, **fields)
+               status=JobStatus.QUEUED, created_at=time.time(), idempotency_key=key, **fields)
 
 
 def test_migrating_twice_is_harmless(store):
@@ -44,10 +44,24 @@ def test_functions_are_created_replaced_and_deleted(store):
         store.create_function(Function.from_spec({"name": "f", "command": ["b"]}))
     updated = store.replace_function(Function.from_spec({"name": "f", "command": ["c"]}))
     assert updated.revision == 2 and updated.token == fn.token
-    assert store.get_function("f").command == ("c",)
+    assert store.get_function("f").spec["command"] == ["c"]
     store.delete_function("f")
     with pytest.raises(NotFound):
         store.get_function("f")
+
+
+def test_every_revision_is_kept_and_no_number_is_used_twice(store):
+    """A job runs the revision it was invoked with, even after its function changed or was
+    deleted; a function created again under the same name starts after the old numbers."""
+    store.create_function(Function.from_spec({"name": "f", "command": ["one"]}))
+    store.replace_function(Function.from_spec({"name": "f", "command": ["two"]}))
+    store.delete_function("f")
+    again = store.create_function(Function.from_spec({"name": "f", "command": ["three"]}))
+    assert again.revision == 3
+    assert [store.get_revision("f", n).spec["command"] for n in (1, 2, 3)] == [
+        ["one"], ["two"], ["three"]]
+    with pytest.raises(NotFound):
+        store.get_revision("f", 4)
 
 
 def test_idempotency_key_returns_the_existing_job(store):
@@ -92,7 +106,7 @@ def test_finish_is_only_for_the_owner_and_only_once(store):
     job, _ = store.create_job(make_job())
     store.claim(job.id, "w1", time.time())
     output = OutputObject(name="a.txt", bucket="b", key="k", size=1, content_type="text/plain")
-    outcome = Outcome(status=JobStatus.SUCCEEDED, exit_code=0, outputs=(output,),
+    outcome = Outcome(exit_code=0, outputs=(output,),
                       stdout_ref="db:stdout/x", inline_blobs={"stdout/x": b"hello"})
     assert store.finish(job.id, "intruder", outcome, time.time()) is None
     done = store.finish(job.id, "w1", outcome, time.time())
@@ -110,12 +124,28 @@ def test_a_dead_owners_job_can_be_taken_over_once(store):
     assert store.claim(job.id, "w3", time.time(), take_over_from="dead") is None
 
 
+def test_a_released_attempt_queues_the_job_again_until_it_is_due(store):
+    """After a passing failure: queued once more, the attempt counted, why it said, and the
+    sweeper leaves it to its delayed message until it is due."""
+    now = time.time()
+    job, _ = store.create_job(make_job())
+    store.claim(job.id, "w1", now)
+    assert store.release(job.id, "intruder", error="no", due_at=now + 30) is None
+    released = store.release(job.id, "w1", error="attempt 1: away", due_at=now + 30)
+    assert (released.status, released.attempts, released.owner) == (JobStatus.QUEUED, 1, None)
+    assert released.error == "attempt 1: away"
+    assert store.jobs_to_republish(now + 20, queued_before=now + 20, heartbeat_before=now) == []
+    assert [j.id for j in store.jobs_to_republish(
+        now + 40, queued_before=now + 40, heartbeat_before=now)] == [job.id]
+    assert store.claim(job.id, "w2", now + 40).attempts == 2
+
+
 def test_cancel_stops_heartbeats_and_finishing(store):
     job, _ = store.create_job(make_job())
     store.claim(job.id, "w1", time.time())
     assert store.cancel(job.id, time.time()).status is JobStatus.CANCELLED
     assert not store.heartbeat(job.id, "w1", time.time())
-    assert store.finish(job.id, "w1", Outcome(status=JobStatus.SUCCEEDED), time.time()) is None
+    assert store.finish(job.id, "w1", Outcome(exit_code=0), time.time()) is None
     assert store.cancel(job.id, time.time()) is None
 
 

@@ -1,58 +1,53 @@
-"""The `Executor` protocol: start an invocation, wait for it, kill it on cancel."""
+"""The `Executor` protocol. An executor is given one attempt of a job and owns all of it:
+staging the input in, running the function, staging the outputs and the captured output
+out. It answers with the attempt's `Outcome`, the shape the store records.
+
+Failures of its own (the object store out of reach, an image that cannot be had) it raises,
+as Sluice's errors; the runner's one failure boundary decides what becomes of the job."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Protocol
 
 from core.functions import Function
-from core.jobs import Job, OutputObject, Reason
+from core.jobs import Job, Outcome, Reason
+from workers.workdir import Workdir
 
 
 @dataclasses.dataclass(frozen=True)
-class Invocation:
-    """Everything an executor needs to run one attempt, already staged on disk."""
+class Attempt:
+    """One attempt of a job: the job as claimed, the revision of the function it was invoked
+    with, and the worker thread's scratch directory, empty."""
 
-    argv: tuple[str, ...]
-    environment: Mapping[str, str]
-    workdir: Path
-    stdout: Path
-    stderr: Path
-    timeout: float
-    memory: int | None = None
-    cpu: float | None = None
-    image: str | None = None
-    network: bool = False
-    job: Job | None = None
-    function: Function | None = None
+    job: Job
+    function: Function
+    workdir: Workdir
 
 
 @dataclasses.dataclass(frozen=True)
 class Execution:
+    """What a local process or a container reported, before its outputs are staged out."""
+
     exit_code: int | None
     reason: Reason | None
     cpu_seconds: float | None = None
     peak_memory: int | None = None
     error: str | None = None
-    outputs: tuple[OutputObject, ...] | None = None
-    """What an executor that stages by itself uploaded; None: the worker uploads them."""
-    stdout_ref: str | None = None
-    """Where such an executor left a stdout too large for the job store (a blob reference);
-    None: the stdout is in the attempt's `stdout` file."""
 
 
 class Running(Protocol):
-    def wait(self) -> Execution: ...
+    def wait(self) -> Outcome:
+        """Block until the attempt is over and its outputs are staged out."""
 
     def kill(self, reason: Reason) -> None:
-        """Stop the invocation; `wait` then reports `reason`."""
+        """Stop the attempt; `wait` then reports `reason`."""
 
 
 class Executor(Protocol):
     name: str
-    stages_itself: bool
-    """Whether the executor moves the input and the outputs itself (in a Kubernetes pod)."""
+    """The `SLUICE_EXECUTOR` it answers to; `core.runnable` says what it needs."""
 
-    def start(self, invocation: Invocation) -> Running: ...
+    def start(self, attempt: Attempt) -> Running:
+        """Stage the input in and start the function; raises `CannotRun` when this executor
+        cannot run it at all."""

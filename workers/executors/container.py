@@ -1,6 +1,9 @@
 """Runs a function in a container through the Docker Engine API (Docker, or Podman's API
-socket): input mounted read-only, output writable, no network unless asked, an init process,
-memory and CPU limits, and the container removed afterwards."""
+socket), staged on the worker's disk: input mounted read-only, output writable, no network
+unless asked, an init process, memory and CPU limits, and the container removed afterwards.
+The engine's errors become Sluice's where the client is called: an engine out of reach is
+`Unavailable` (the attempt is tried again), an image that cannot be had or a container the
+engine refuses is `CannotRun`."""
 
 from __future__ import annotations
 
@@ -12,38 +15,38 @@ from pathlib import Path
 
 import docker
 import requests
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from core.errors import Invalid, Unavailable
-from core.jobs import Reason
-from workers.executors.base import Execution, Invocation
+from core import runnable
+from core.errors import CannotRun, Unavailable
+from core.jobs import Outcome, Reason
+from workers.contract import environment
+from workers.executors.base import Attempt, Execution
 from workers.processes import alive
+from workers.staging import LocalStaging
+from workers.workdir import Workdir
 
 log = logging.getLogger(__name__)
-MOUNT = "/sluice"
-PULL_POLICIES = ("never", "if-not-present", "always")
+MOUNT = Path("/sluice")
 MANAGED = "sluice.managed"
 WAIT_INTERVAL = "10ms"
 WORKER = "sluice.worker"
-# Container paths: the function sees these instead of the worker's.
-_CONTAINER_HOME = "/tmp"
+# What the function sees: the scratch directory at /sluice, HOME and TMPDIR in the image's
+# /tmp, PATH the image's own.
+_DIRS = Workdir.at(MOUNT)
+_BASE_ENV = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
 
 
 class ContainerExecutor:
     name = "container"
-    stages_itself = False
 
-    def __init__(self, host: str | None, pull_policy: str = "if-not-present"):
-        if pull_policy not in PULL_POLICIES:
-            raise Invalid(f"SLUICE_PULL_POLICY must be one of {', '.join(PULL_POLICIES)}")
-        self.pull_policy = pull_policy
+    def __init__(self, host: str | None, pull_policy: str, staging: LocalStaging):
+        self.pull_policy, self.staging = pull_policy, staging
         self.worker = f"{socket.gethostname()}/{os.getpid()}"
-        try:
+        with _engine_errors(f"reach the container engine at {host or 'DOCKER_HOST'}"):
             self.client = docker.DockerClient(base_url=host, timeout=60) if host \
                 else docker.from_env(timeout=60)
             components = self.client.version().get("Components") or []
-        except DockerException as exc:
-            raise Unavailable(f"no container engine at {host or 'DOCKER_HOST'}: {exc}") from exc
         # Podman's Docker-compatible wait polls every 250 ms; its own API takes an interval.
         self.podman = any(c.get("Name") == "Podman Engine" for c in components)
 
@@ -53,57 +56,68 @@ class ContainerExecutor:
     def remove_orphans(self) -> int:
         """Remove the containers of workers on this host that are gone."""
         removed = 0
-        for container in self.client.containers.list(all=True, filters={"label": MANAGED}):
-            host, _, pid = container.labels.get(WORKER, "").partition("/")
-            if host == socket.gethostname() and pid.isdigit() and not alive(int(pid)):
-                container.remove(force=True)
-                removed += 1
+        with _engine_errors("list the containers of workers that are gone"):
+            for container in self.client.containers.list(all=True,
+                                                         filters={"label": MANAGED}):
+                host, _, pid = container.labels.get(WORKER, "").partition("/")
+                if host == socket.gethostname() and pid.isdigit() and not alive(int(pid)):
+                    container.remove(force=True)
+                    removed += 1
         if removed:
             log.info("removed %d container(s) left by workers that died", removed)
         return removed
 
-    def start(self, invocation: Invocation) -> RunningContainer:
-        if not invocation.image:
-            raise Invalid("the container executor needs the function's image")
-        self._ensure_image(invocation.image)
-        return RunningContainer(self, invocation)
+    def start(self, attempt: Attempt) -> RunningContainer:
+        fn = attempt.function
+        runnable.check_runnable(fn, self.name)
+        self._ensure_image(fn.image)
+        self.staging.stage_in(attempt)
+        return RunningContainer(self, attempt)
 
     def _ensure_image(self, image: str) -> None:
-        if self.pull_policy == "always":
-            self.client.images.pull(image)
-            return
-        try:
-            self.client.images.get(image)
-        except ImageNotFound:
-            if self.pull_policy == "never":
-                raise Invalid(f"image {image!r} is not on this worker and the pull policy "
-                              "is never") from None
-            self.client.images.pull(image)
+        with _engine_errors(f"pull image {image!r}"):
+            if self.pull_policy == "always":
+                self.client.images.pull(image)
+                return
+            try:
+                self.client.images.get(image)
+            except ImageNotFound:
+                if self.pull_policy == "never":
+                    raise CannotRun(f"image {image!r} is not on this worker and the pull "
+                                    "policy is never") from None
+                self.client.images.pull(image)
 
 
 class RunningContainer:
-    def __init__(self, executor: ContainerExecutor, invocation: Invocation):
-        self.invocation, self.executor = invocation, executor
+    def __init__(self, executor: ContainerExecutor, attempt: Attempt):
+        self.executor, self.attempt = executor, attempt
         self._killed: Reason | None = None
         self._lock = threading.Lock()
-        root = invocation.workdir
-        self.container = executor.client.containers.create(
-            invocation.image, list(invocation.argv) or None,
-            environment=_container_environment(invocation.environment, root),
-            volumes={str(root / "input"): {"bind": f"{MOUNT}/input", "mode": "ro"},
-                     str(root / "output"): {"bind": f"{MOUNT}/output", "mode": "rw"}},
-            working_dir=f"{MOUNT}/output", network_mode=None if invocation.network else "none",
-            init=True, mem_limit=invocation.memory, memswap_limit=invocation.memory,
-            nano_cpus=int(invocation.cpu * 1e9) if invocation.cpu else None,
-            labels={MANAGED: "1", WORKER: executor.worker})
-        self.container.start()
+        fn, root = attempt.function, attempt.workdir.root
+        with _engine_errors("create the container"):
+            self.container = executor.client.containers.create(
+                fn.image, fn.argv() or None,
+                environment=environment(attempt.job, fn, _DIRS, _BASE_ENV),
+                volumes={str(root / "input"): {"bind": str(_DIRS.input_dir), "mode": "ro"},
+                         str(root / "output"): {"bind": str(_DIRS.output_dir), "mode": "rw"}},
+                working_dir=str(_DIRS.output_dir),
+                network_mode=None if fn.network else "none",
+                init=True, mem_limit=fn.memory, memswap_limit=fn.memory,
+                nano_cpus=int(fn.cpu * 1e9) if fn.cpu else None,
+                labels={MANAGED: "1", WORKER: executor.worker})
+        try:
+            with _engine_errors("start the container"):
+                self.container.start()
+        except BaseException:
+            self._remove()
+            raise
 
     def kill(self, reason: Reason) -> None:
         with self._lock:
             self._killed = self._killed or reason
         try:
             self.container.kill()
-        except DockerException:
+        except (DockerException, requests.exceptions.RequestException):
             pass
 
     def _wait(self, timeout: float) -> int:
@@ -117,35 +131,55 @@ class RunningContainer:
         response.raise_for_status()
         return int(response.text.strip())
 
-    def wait(self) -> Execution:
+    def wait(self) -> Outcome:
+        dirs = self.attempt.workdir
         try:
-            try:
-                status = self._wait(self.invocation.timeout)
-            except (requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout):
-                self.kill(Reason.TIMEOUT)
-                status = self._wait(30)
-            Path(self.invocation.stdout).write_bytes(
-                self.container.logs(stdout=True, stderr=False))
-            Path(self.invocation.stderr).write_bytes(
-                self.container.logs(stdout=False, stderr=True))
+            with _engine_errors("follow the container"):
+                try:
+                    status = self._wait(self.attempt.function.timeout)
+                except requests.exceptions.ReadTimeout:
+                    self.kill(Reason.TIMEOUT)
+                    status = self._wait(30)
+                dirs.stdout.write_bytes(self.container.logs(stdout=True, stderr=False))
+                dirs.stderr.write_bytes(self.container.logs(stdout=False, stderr=True))
         finally:
-            try:
-                self.container.remove(force=True)
-            except NotFound:
-                pass
+            self._remove()
         reason = self._killed
-        if reason is None and status == 137 and self.invocation.memory:
+        if reason is None and status == 137 and self.attempt.function.memory:
             reason = Reason.OOM
         elif reason is None and status:
             reason = Reason.ERROR
-        return Execution(exit_code=status, reason=reason)
+        return self.executor.staging.stage_out(self.attempt, Execution(exit_code=status,
+                                                                       reason=reason))
+
+    def _remove(self) -> None:
+        try:
+            self.container.remove(force=True)
+        except NotFound:
+            pass
+        except (DockerException, requests.exceptions.RequestException) as exc:
+            # The worker's next start removes what is left (`remove_orphans`).
+            log.warning("could not remove container %s: %s", self.container.short_id, exc)
 
 
-def _container_environment(environment: dict, root: Path) -> dict[str, str]:
-    """The invocation contract with the container's paths: the worker's scratch directory is
-    mounted at /sluice; PATH comes from the image."""
-    host = str(root)
-    env = {k: v.replace(host, MOUNT, 1) if v.startswith(host) else v
-           for k, v in environment.items() if k != "PATH"}
-    env.update(HOME=_CONTAINER_HOME, TMPDIR=_CONTAINER_HOME)
-    return env
+class _engine_errors:
+    """The Docker SDK's errors as Sluice's, saying what was being done."""
+
+    def __init__(self, doing: str):
+        self.doing = doing
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, CannotRun):
+            return False
+        if isinstance(exc, requests.exceptions.ConnectionError) or (
+                isinstance(exc, DockerException) and not isinstance(exc, APIError)):
+            raise Unavailable(f"could not {self.doing}: the container engine is out of "
+                              f"reach ({exc})") from exc
+        if isinstance(exc, APIError):
+            # The engine answered, and refused: the image, the command or the limits are
+            # what they are, and would be refused again.
+            raise CannotRun(f"could not {self.doing}: {exc.explanation or exc}") from exc
+        return False

@@ -1,139 +1,168 @@
-"""`ClusterApi` over the Kubernetes client: the only module that imports it. Configured
-in-cluster when running in a pod, else from the kubeconfig (`KUBECONFIG`)."""
+"""Runs each attempt as a Kubernetes Job (see `job_manifest` for the pod, `pod_staging` for
+what its containers do): the pod stages its own input and outputs. The worker creates the
+Job, follows its pod, reads the function's log and the uploader's result, and deletes the Job
+when the attempt is cancelled or stuck.
+
+The cluster is reached through `cluster_api.ClusterApi`, a narrow interface: the Kubernetes
+client behind it lives in `kubernetes_api`, and the tests drive this module with a fake."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
-import time
-from collections.abc import Iterator
-from typing import Any
+import threading
 
-import urllib3
-from kubernetes import client, config, watch
-from kubernetes.client.rest import ApiException
-
-from core.errors import Unavailable
-from workers.executors.cluster import ContainerState, JobState
+from core import runnable
+from core.blobs import Blobs
+from core.errors import NotFound, SluiceError
+from core.jobs import Outcome, OutputObject, Reason, blob_key
+from core.objects import ObjectStore
+from core.settings import KubernetesSettings
+from workers.contract import environment, input_name, output_metadata, output_prefix
+from workers.executors.base import Attempt
+from workers.executors.cluster_api import ClusterApi, JobState
+from workers.executors.job_manifest import (FUNCTION_CONTAINER, STAGE_IN_CONTAINER,
+                                            UPLOADER_CONTAINER, deadline_seconds, job_manifest,
+                                            job_name)
+from workers.pod_staging import ROOT, StagingPlan, parse_result
+from workers.staging import keep_logs
+from workers.workdir import Workdir
 
 log = logging.getLogger(__name__)
-SETTLE_SECONDS = 10.0
+LOG_LIMIT = 1024 * 1024
+# The scratch directory as the pod's containers see it; PATH is the image's own.
+_DIRS = Workdir.at(ROOT)
+_BASE_ENV = {"HOME": str(ROOT), "TMPDIR": str(ROOT), "LANG": "C.UTF-8"}
 
 
-class KubernetesApi:
-    def __init__(self, namespace: str):
-        self.namespace = namespace
-        try:
-            config.load_incluster_config()
-        except config.ConfigException:
-            try:
-                # The client reads KUBECONFIG when imported; read it now instead.
-                config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-            except (config.ConfigException, OSError) as exc:
-                raise Unavailable(f"no Kubernetes API: not in a pod and no kubeconfig ({exc})"
-                                  ) from None
-        self.batch, self.core = client.BatchV1Api(), client.CoreV1Api()
+class KubernetesExecutor:
+    name = "kubernetes"
+
+    def __init__(self, api: ClusterApi, objects: ObjectStore, blobs: Blobs, *,
+                 cluster: KubernetesSettings, pull_policy: str, worker: str):
+        self.api, self.objects, self.blobs = api, objects, blobs
+        self.cluster, self.pull_policy, self.worker = cluster, pull_policy, worker
 
     def __repr__(self) -> str:
-        return f"KubernetesApi(namespace={self.namespace!r})"
+        return f"KubernetesExecutor(namespace={self.cluster.namespace!r})"
 
-    def create_job(self, manifest: dict[str, Any]) -> None:
-        with _errors("create the Job"):
-            self.batch.create_namespaced_job(self.namespace, manifest)
+    def start(self, attempt: Attempt) -> RunningJob:
+        job, fn = attempt.job, attempt.function
+        runnable.check_runnable(fn, self.name)
+        # An earlier attempt's Job outlives a worker that died: it must not run on beside
+        # this one (and upload into the same folder).
+        for earlier in range(1, job.attempts):
+            self.api.delete_job(job_name(job.id, earlier))
+        self.objects.ensure_bucket(fn.output.bucket)
+        input_bucket, input_key = job.source_bucket, job.source_key
+        if input_key is None and job.input_ref:
+            input_bucket, input_key = self.blobs.in_object_store(job.input_ref)
+        plan = StagingPlan(
+            job=job.id, input_name=input_name(job), input_bucket=input_bucket,
+            input_key=input_key, output_bucket=fn.output.bucket,
+            output_prefix=output_prefix(job, fn), metadata=output_metadata(job),
+            result_bucket=self.blobs.bucket,
+            result_key=f"pods/{job.id}/{job.attempts}/result.json",
+            stdout_key=blob_key("stdout", job.id))
+        manifest = job_manifest(
+            job_id=job.id, attempt=job.attempts, fn=fn, plan=plan, cluster=self.cluster,
+            environment=environment(job, fn, _DIRS, _BASE_ENV),
+            pull_policy=self.pull_policy, worker=self.worker)
+        self.api.create_job(manifest)
+        return RunningJob(self, attempt, job_name(job.id, job.attempts), plan,
+                          deadline_seconds(fn, self.cluster))
 
-    def watch_job(self, name: str, timeout: float) -> Iterator[JobState]:
-        end = time.monotonic() + timeout
-        selector = f"job-name={name}"
-        while (remaining := end - time.monotonic()) > 0:
-            stream = watch.Watch()
-            with _errors("watch the Job's pod"):
-                # Watches of a minute at most: a Job that fails without a pod (a quota, an
-                # admission webhook) shows only in the Job, read when a watch ends.
-                for event in stream.stream(self.core.list_namespaced_pod, self.namespace,
-                                           label_selector=selector,
-                                           timeout_seconds=max(1, min(60, int(remaining)))):
-                    pod = event["object"]
-                    over = event["type"] == "DELETED" or pod.status.phase in ("Succeeded",
-                                                                              "Failed")
-                    state = self._state(name, pod, settle=over)
-                    yield state
-                    if state.finished:
-                        stream.stop()
-                        return
-            state = self._state(name, None, settle=False)
-            if state.finished:
-                yield state
-                return
 
-    def _state(self, name: str, pod: Any, settle: bool) -> JobState:
-        """The Job's condition with the pod's container states. A pod that has ended settles
-        its Job within moments; wait for that rather than for another pod event."""
-        deadline = time.monotonic() + (SETTLE_SECONDS if settle else 0)
-        while True:
-            with _errors("read the Job"):
-                try:
-                    job = self.batch.read_namespaced_job_status(name, self.namespace)
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
-                    return JobState(finished=True, condition="Deleted",
-                                    containers=_containers(pod))
-            for condition in job.status.conditions or ():
-                if condition.type in ("Complete", "Failed") and condition.status == "True":
-                    return JobState(finished=True, condition=condition.reason or condition.type,
-                                    containers=_containers(pod))
-            if time.monotonic() >= deadline:
-                return JobState(containers=_containers(pod))
-            time.sleep(0.5)
+class RunningJob:
+    def __init__(self, executor: KubernetesExecutor, attempt: Attempt, name: str,
+                 plan: StagingPlan, deadline: int):
+        self.executor, self.attempt, self.name, self.plan = executor, attempt, name, plan
+        self.deadline = deadline
+        self._killed: Reason | None = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
 
-    def pod_log(self, name: str, container: str, limit: int) -> bytes:
-        with _errors("read the pod's log"):
-            pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={name}")
-            if not pods.items:
-                return b""
-            response = self.core.read_namespaced_pod_log(
-                pods.items[0].metadata.name, self.namespace, container=container,
-                limit_bytes=limit, _preload_content=False)
-            return response.data
+    def kill(self, reason: Reason, error: str | None = None) -> None:
+        with self._lock:
+            if self._killed is None:
+                self._killed, self._error = reason, error
+        try:
+            self.executor.api.delete_job(self.name)
+        except SluiceError as exc:
+            log.warning("could not delete Job %s: %s", self.name, exc.detail)
 
-    def delete_job(self, name: str) -> None:
-        with _errors("delete the Job"):
+    def wait(self) -> Outcome:
+        api = self.executor.api
+        # A grace beyond the Job's own deadline, for the cluster to report it.
+        state = JobState()
+        try:
+            for state in api.watch_job(self.name, timeout=self.deadline + 30):
+                stuck = state.stuck()
+                if stuck is not None:
+                    self.kill(Reason.ERROR, f"container {stuck.name}: {stuck.waiting}")
+                    break
+                if state.finished or self._killed:
+                    break
+            else:
+                if not state.finished:
+                    self.kill(Reason.TIMEOUT)
+        except SluiceError as exc:
+            # Lost sight of the Job: do not leave it running unwatched.
+            self.kill(Reason.ERROR, f"lost the Kubernetes API while watching: {exc.detail}")
+            state = JobState()
+        return self._outcome(state)
+
+    def _function_log(self) -> bytes:
+        try:
+            return self.executor.api.pod_log(self.name, FUNCTION_CONTAINER, LOG_LIMIT)
+        except SluiceError as exc:
+            return f"sluice: the function's log could not be read: {exc.detail}\n".encode()
+
+    def _outcome(self, state: JobState) -> Outcome:
+        executor, plan = self.executor, self.plan
+        function = state.container(FUNCTION_CONTAINER)
+        exit_code, error = None, self._error
+        outputs: tuple[OutputObject, ...] = ()
+        stdout, stdout_ref = b"", None
+        try:
+            result = parse_result(executor.objects.get_bytes(plan.result_bucket,
+                                                             plan.result_key))
+            exit_code, outputs, error = result.exit_code, result.outputs, error or result.error
+            if result.stdout_size > executor.blobs.inline_max:
+                # The uploader put it where the job's blobs live: no need to fetch it.
+                stdout_ref = executor.blobs.ref_for(plan.stdout_key, result.stdout_size)
+            elif result.stdout_size:
+                stdout = executor.objects.get_bytes(plan.result_bucket, plan.stdout_key)
+        except NotFound:
+            error = error or self._staging_failure(state)
+        except SluiceError as exc:
+            error = error or exc.detail
+        if exit_code is None and function is not None and function.terminated:
+            exit_code = function.exit_code
+        reason = self._killed
+        if reason is None and state.condition == "DeadlineExceeded":
+            reason = Reason.TIMEOUT
+        elif reason is None and function is not None and function.reason == "OOMKilled":
+            reason = Reason.OOM
+        elif reason is None and (exit_code != 0 or error):
+            reason = Reason.ERROR
+            error = error or (None if exit_code is not None
+                              else "the attempt ended without an exit code")
+        logs = keep_logs(executor.blobs, self.attempt.job.id, stdout, self._function_log(),
+                         error, stdout_ref=stdout_ref)
+        return dataclasses.replace(logs, exit_code=exit_code, reason=reason, error=error,
+                                   outputs=outputs)
+
+    def _staging_failure(self, state: JobState) -> str | None:
+        """Why a staging container failed, from the last line of its log."""
+        for container in (STAGE_IN_CONTAINER, UPLOADER_CONTAINER):
+            status = state.container(container)
+            if status is None or not status.terminated or not status.exit_code:
+                continue
             try:
-                self.batch.delete_namespaced_job(name, self.namespace, grace_period_seconds=0,
-                                                 propagation_policy="Background")
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-
-
-def _containers(pod: Any) -> tuple[ContainerState, ...]:
-    if pod is None or pod.status is None:
-        return ()
-    states = []
-    for status in (pod.status.init_container_statuses or []) + (pod.status.container_statuses
-                                                                  or []):
-        waiting, terminated = status.state.waiting, status.state.terminated
-        states.append(ContainerState(
-            name=status.name, waiting=waiting.reason if waiting else None,
-            terminated=terminated is not None,
-            exit_code=terminated.exit_code if terminated else None,
-            reason=terminated.reason if terminated else None,
-            message=(terminated.message if terminated else waiting.message if waiting else None)))
-    return tuple(states)
-
-
-class _errors:
-    """Kubernetes client errors as Sluice's, with what was being done."""
-
-    def __init__(self, doing: str):
-        self.doing = doing
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if isinstance(exc, ApiException):
-            raise Unavailable(f"could not {self.doing}: {exc.status} {exc.reason}") from None
-        if isinstance(exc, urllib3.exceptions.HTTPError):
-            raise Unavailable(f"could not {self.doing}: {exc}") from None
-        return False
+                lines = self.executor.api.pod_log(self.name, container, 64 * 1024).splitlines()
+            except SluiceError:
+                lines = []
+            last = lines[-1].decode(errors="replace") if lines else status.reason or ""
+            return f"{container} failed (exit {status.exit_code}): {last}".rstrip(": ")
+        return None

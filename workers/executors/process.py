@@ -1,19 +1,29 @@
-"""Runs a function as a local process in its own process group and session."""
+"""Runs a function as a local process in its own process group and session, staged on
+the worker's disk."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import subprocess
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 
-from core.jobs import Reason
-from workers.executors.base import Execution, Invocation
+from core import runnable
+from core.jobs import Outcome, Reason
+from workers.contract import environment
+from workers.executors.base import Attempt, Execution
 from workers.executors.deadlines import Deadlines
+from workers.staging import LocalStaging
+
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-def _gnu_time() -> str | None:
+@functools.cache
+def gnu_time() -> str | None:
     """GNU time, if installed. Linux keeps the high-water mark of the address space a process
     had before `exec` in its `ru_maxrss`, so a function started by the worker would report the
     worker's size. GNU time forks the function from its own small address space and writes the
@@ -32,45 +42,63 @@ _DEADLINES = Deadlines()
 
 class ProcessExecutor:
     name = "process"
-    stages_itself = False
 
-    def __init__(self):
-        self.time = _gnu_time()
-        self.deadlines = _DEADLINES
+    def __init__(self, staging: LocalStaging):
+        self.staging = staging
 
-    def start(self, invocation: Invocation) -> RunningProcess:
-        return RunningProcess(invocation, self.time, self.deadlines)
+    def start(self, attempt: Attempt) -> RunningAttempt:
+        fn, dirs = attempt.function, attempt.workdir
+        runnable.check_runnable(fn, self.name)
+        self.staging.stage_in(attempt)
+        base = {"PATH": BASE_PATH, "HOME": str(dirs.root), "LANG": "C.UTF-8",
+                "TMPDIR": str(dirs.root)}
+        process = RunningProcess(fn.argv(), environment(attempt.job, fn, dirs, base),
+                                 cwd=dirs.root, stdout=dirs.stdout, stderr=dirs.stderr,
+                                 timeout=fn.timeout, memory=fn.memory, gnu_time=gnu_time())
+        return RunningAttempt(self.staging, attempt, process)
+
+
+class RunningAttempt:
+    """The attempt's process, then its stage-out."""
+
+    def __init__(self, staging: LocalStaging, attempt: Attempt, process: RunningProcess):
+        self.staging, self.attempt, self.process = staging, attempt, process
+
+    def kill(self, reason: Reason) -> None:
+        self.process.kill(reason)
+
+    def wait(self) -> Outcome:
+        return self.staging.stage_out(self.attempt, self.process.wait())
 
 
 class RunningProcess:
-    def __init__(self, invocation: Invocation, gnu_time: str | None, deadlines: Deadlines):
-        self.invocation = invocation
-        self.deadlines = deadlines
+    """One command in a session of its own, limited in time (and memory), measured by GNU
+    time when installed; everything it starts ends with it."""
+
+    def __init__(self, argv: list[str], env: Mapping[str, str], *, cwd: Path, stdout: Path,
+                 stderr: Path, timeout: float, memory: int | None = None,
+                 gnu_time: str | None = None):
+        self.deadlines = _DEADLINES
         self._killed: Reason | None = None
         self._lock = threading.Lock()
-        argv = list(invocation.argv)
-        if not argv:
-            self.proc = None
-            self.start_error = ("the process executor needs the function's command or script; "
-                                "an image's own command runs only in a container")
-            return
-        if invocation.memory:
+        self._command = argv[0]
+        if memory:
             # Set before the function's exec, so nothing it starts escapes the limit.
-            argv = ["/bin/sh", "-c", f"ulimit -v {invocation.memory // 1024} && exec \"$@\"",
+            argv = ["/bin/sh", "-c", f"ulimit -v {memory // 1024} && exec \"$@\"",
                     "sluice-limit", *argv]
-        self._rusage = invocation.workdir / "rusage"
+        self._rusage = cwd / "rusage"
         if gnu_time:
             argv = [gnu_time, "-q", "-f", "%M", "-o", str(self._rusage), "--", *argv]
-        with open(invocation.stdout, "wb") as out, open(invocation.stderr, "wb") as err:
+        with open(stdout, "wb") as out, open(stderr, "wb") as err:
             try:
                 self.proc = subprocess.Popen(
-                    argv, cwd=invocation.workdir, env=dict(invocation.environment),
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+                    argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=err, start_new_session=True)
             except OSError as exc:
                 self.proc = None
-                self.start_error = f"cannot start {invocation.argv[0]!r}: {exc.strerror}"
+                self.start_error = f"cannot start {self._command!r}: {exc.strerror}"
                 return
-        self._deadline = deadlines.add(invocation.timeout, lambda: self.kill(Reason.TIMEOUT))
+        self._deadline = self.deadlines.add(timeout, lambda: self.kill(Reason.TIMEOUT))
 
     def kill(self, reason: Reason) -> None:
         with self._lock:

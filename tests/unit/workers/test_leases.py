@@ -10,7 +10,7 @@ from workers.leases import HOST, Leases
 
 def queued_job(store) -> Job:
     job = Job(id=new_id(), function="f", revision=1, trigger=Trigger.HTTP,
-              status=JobStatus.QUEUED, spec={}, created_at=time.time())
+              status=JobStatus.QUEUED, created_at=time.time())
     return store.create_job(job)[0]
 
 

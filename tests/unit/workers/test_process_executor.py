@@ -3,8 +3,7 @@ import time
 import pytest
 
 from core.jobs import Reason
-from workers.executors.base import Invocation
-from workers.executors.process import ProcessExecutor
+from workers.executors.process import RunningProcess, gnu_time
 
 
 def running(pid: int) -> bool:
@@ -18,13 +17,10 @@ def running(pid: int) -> bool:
 
 @pytest.fixture
 def run(tmp_path):
-    executor = ProcessExecutor()
-
     def run(argv, *, timeout=10.0, env=None, memory=None, kill_after=None):
-        invocation = Invocation(argv=tuple(argv), environment=env or {"PATH": "/usr/bin:/bin"},
-                                workdir=tmp_path, stdout=tmp_path / "out", stderr=tmp_path / "err",
-                                timeout=timeout, memory=memory)
-        running = executor.start(invocation)
+        running = RunningProcess(argv, env or {"PATH": "/usr/bin:/bin"}, cwd=tmp_path,
+                                 stdout=tmp_path / "out", stderr=tmp_path / "err",
+                                 timeout=timeout, memory=memory, gnu_time=gnu_time())
         if kill_after is not None:
             time.sleep(kill_after)
             running.kill(Reason.CANCELLED)
@@ -84,11 +80,3 @@ def test_memory_limit_stops_a_function_that_allocates_more(run):
     result = run(["/bin/sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}"],
                  memory=64 * 1024**2)
     assert result.exit_code != 0
-
-
-def test_a_function_without_a_command_cannot_run_as_a_process(tmp_path):
-    invocation = Invocation(argv=(), environment={}, workdir=tmp_path, stdout=tmp_path / "o",
-                            stderr=tmp_path / "e", timeout=5)
-    result = ProcessExecutor().start(invocation).wait()
-    assert (result.exit_code, result.reason) == (127, Reason.ERROR)
-    assert "needs the function's command or script" in result.error

@@ -1,6 +1,7 @@
 import os
 
-from workers.staging import Workdir, output_files, remove_stale_workdirs
+from workers.staging import output_files
+from workers.workdir import Workdir, remove_stale_workdirs
 
 
 def test_output_files_keep_relative_paths_and_skip_symlinks(tmp_path):

@@ -32,7 +32,7 @@ class JobSubmitter:
         input_ref, inline = self.blobs.prepare(blob_key("inputs", job_id), body)
         size = source.size or 0 if source else len(body)
         job = Job(id=job_id, function=fn.name, revision=fn.revision, trigger=trigger,
-                  status=JobStatus.QUEUED, spec=fn.to_spec(), created_at=time.time(),
+                  status=JobStatus.QUEUED, created_at=time.time(),
                   idempotency_key=idempotency_key, input_ref=input_ref, input_size=size,
                   bytes_in=size, content_type=content_type, depth=depth,
                   source_bucket=source.bucket if source else None,

@@ -1,0 +1,97 @@
+"""The one-machine stack the benches measure: `sluice up` in a temporary directory, on free
+ports, against the machine's RabbitMQ, with its queues deleted afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pika
+
+from broker.setup import rabbitmq_reachable
+from sluice.ports import free_port_block
+
+BROKER = os.environ.get("SLUICE_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def require_rabbitmq() -> None:
+    """Stop the bench with one line when RabbitMQ, which it compares against, is away."""
+    if not rabbitmq_reachable(BROKER):
+        sys.exit(f"bench: RabbitMQ is not reachable at {BROKER.rpartition('@')[2]}: start it "
+                 "(rabbitmq-server -detached, or `make test` once) or set SLUICE_BROKER_URL")
+
+
+class Stack:
+    """`sluice up` in a temporary directory, on free ports."""
+
+    def __init__(self, workers: int):
+        self.dir = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
+        self.port = free_port_block(1)
+        self.env = dict(os.environ, SLUICE_DATA_DIR=str(self.dir), SLUICE_PORT=str(self.port),
+                        SLUICE_S3_PORT=str(free_port_block(5, also_plus=10000)),
+                        SLUICE_QUEUE=f"sluice-bench-{secrets.token_hex(4)}",
+                        SLUICE_LOG_LEVEL="WARNING")
+        self.workers = workers
+
+    def __enter__(self) -> Stack:
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sluice.cli", "up", "--workers", str(self.workers)],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True)
+        for line in self.process.stdout:
+            if "Sluice is up" in line:
+                break
+        else:
+            sys.exit(f"bench: `sluice up` did not start; run it by hand to see why "
+                     f"(SLUICE_DATA_DIR={self.dir})")
+        self.ready_seconds = time.monotonic() - started
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = (self.dir / "admin-token").read_text().strip()
+        return self
+
+    def child(self, role: str) -> int:
+        """The pid of the stack's process running `sluice ROLE`."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid and \
+                    argv[-2:-1] == [role.encode()]:
+                return int(entry.name)
+        raise LookupError(f"no {role} process")
+
+    def __exit__(self, *exc) -> None:
+        request = urllib.request.Request(f"{self.url}/v1/functions",
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            functions = [fn["name"] for fn in json.loads(response.read())["functions"]]
+        os.killpg(self.process.pid, signal.SIGINT)
+        self.process.wait(60)
+        delete_queues(self.env["SLUICE_QUEUE"], functions)
+
+
+def delete_queues(namespace: str, functions: list[str]) -> None:
+    """The queues a stack declared in the shared RabbitMQ, which outlive it (they are
+    durable)."""
+    names = [namespace, f"{namespace}-objects"] + [f"{namespace}.{fn}" for fn in functions]
+    connection = pika.BlockingConnection(pika.URLParameters(BROKER))
+    try:
+        channel = connection.channel()
+        for name in names:
+            for queue in (name, f"{name}.DQ", f"{name}.XQ"):
+                channel.queue_delete(queue)
+    finally:
+        connection.close()

@@ -1,0 +1,55 @@
+"""How a job ends: its outcome recorded once, then the gateways told (to wake its waiters)
+and the listeners told about the objects it wrote (so that the functions watching its output
+folder run next, on any S3 server). Cancelling ends a job the same way."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from broker.events import Events
+from core import metrics
+from core.errors import SluiceError
+from core.events import ObjectEvent
+from core.jobs import Job, Outcome
+from core.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class Finisher:
+    def __init__(self, store: JobStore, events: Events):
+        self.store, self.events = store, events
+
+    def finish(self, job: Job, owner: str, outcome: Outcome) -> Job | None:
+        """Record the outcome of `owner`'s attempt; None when the job had ended meanwhile
+        (cancelled), and the outcome is discarded."""
+        finished = self.store.finish(job.id, owner, outcome, time.time())
+        if finished is None:
+            log.info("job %s ended elsewhere while it ran (cancelled?); outcome discarded",
+                     job.id)
+            return None
+        metrics.JOBS_FINISHED.labels(finished.function, finished.status).inc()
+        metrics.JOB_DURATION.labels(finished.function, finished.status).observe(finished.runtime)
+        self.events.publish_finished(finished.id, finished.function, finished.status)
+        self._announce(finished)
+        return finished
+
+    def cancel(self, job_id: str) -> Job | None:
+        """queued or running -> cancelled (a running attempt stops at its next heartbeat);
+        None when the job had already ended."""
+        cancelled = self.store.cancel(job_id, time.time())
+        if cancelled is not None:
+            metrics.JOBS_FINISHED.labels(cancelled.function, cancelled.status).inc()
+            self.events.publish_finished(cancelled.id, cancelled.function, cancelled.status)
+        return cancelled
+
+    def _announce(self, job: Job) -> None:
+        for output in job.outputs:
+            event = ObjectEvent(bucket=output.bucket, key=output.key, etag=output.etag,
+                                size=output.size, depth=job.depth + 1, source="internal")
+            try:
+                self.events.publish_object_created(event)
+            except SluiceError as exc:
+                # The storage webhook or the next reconciliation scan still finds it.
+                log.warning("could not announce an output of job %s: %s", job.id, exc.detail)

@@ -1,0 +1,164 @@
+"""Every bad input gets a clear 4xx `application/problem+json`, never a 500: 400 for what
+cannot be read (a body that does not parse, a query parameter or a header not of its form),
+422 for what was read and cannot be accepted."""
+
+import pytest
+
+GOOD = {"command": ["true"]}
+JOB = "01m825rjbh4000000000000000"
+
+
+async def problem(response, status: int) -> dict:
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/problem+json"
+    body = await response.json()
+    assert body["status"] == status and body["title"]
+    return body
+
+
+async def test_no_token_is_401_and_a_wrong_one_403(local_gateway):
+    api = local_gateway
+    response = await api.client.get("/v1/functions")
+    await problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    await problem(await api.client.get("/v1/functions", headers={"Authorization": "Basic x"}),
+                  401)
+    await problem(await api.request("GET", "/v1/functions", token="wrong"), 403)
+
+
+async def test_an_invalid_spec_is_422_with_the_path_of_each_bad_field(local_gateway):
+    body = await problem(await local_gateway.request(
+        "PUT", "/v1/functions/bad", json={"command": [], "timeout": "never", "memory": "x"}),
+        422)
+    assert {e["path"] for e in body["errors"]} == {"command", "timeout", "memory"}
+
+
+@pytest.mark.parametrize("body, path", [
+    (b'{"script": "echo \\ud800"}', "script"),
+    (b'{"command": ["echo", "a\\u0000b"]}', "command.1"),
+    (b'{"command": ["true"], "environment": {"A": "\\udfff"}}', "environment.A"),
+])
+async def test_text_with_nul_or_a_lone_surrogate_is_422(local_gateway, body, path):
+    """JSON can spell both; neither can reach an argv or an environment, so they are refused
+    at deploy instead of failing every invocation later."""
+    answer = await problem(await local_gateway.request(
+        "PUT", "/v1/functions/text", data=body, headers={"Content-Type": "application/json"}),
+        422)
+    assert [e["path"] for e in answer["errors"]] == [path]
+
+
+async def test_a_function_the_executor_cannot_run_is_refused_at_deploy(local_gateway):
+    """The tests' workers run the process executor, which needs a command or a script."""
+    body = await problem(await local_gateway.request(
+        "PUT", "/v1/functions/only-image", json={"image": "alpine:3"}), 422)
+    assert [e["path"] for e in body["errors"]] == ["command"]
+    assert "process executor" in body["errors"][0]["message"]
+
+
+async def test_an_invalid_document_in_yaml_names_functions_by_key(local_gateway):
+    yaml_doc = b"functions:\n  ok:\n    command: [/bin/true]\n  broken:\n    mode: sometimes\n"
+    body = await problem(await local_gateway.request(
+        "POST", "/v1/functions", data=yaml_doc, headers={"Content-Type": "application/yaml"}),
+        422)
+    assert {e["path"] for e in body["errors"]} == {"functions.broken.command",
+                                                   "functions.broken.mode"}
+
+
+@pytest.mark.parametrize("data, content_type", [
+    (b"{not json", "application/json"),
+    (b"key: [unclosed", "application/yaml"),
+    (b"", "application/json"),
+])
+async def test_an_unparseable_body_is_400(local_gateway, data, content_type):
+    await problem(await local_gateway.request("POST", "/v1/functions", data=data,
+                                              headers={"Content-Type": content_type}), 400)
+
+
+async def test_a_name_in_the_body_that_differs_from_the_path_is_422(local_gateway):
+    await problem(await local_gateway.request("PUT", "/v1/functions/a",
+                                              json={"name": "b", **GOOD}), 422)
+
+
+async def test_creating_an_existing_function_is_409(local_gateway):
+    assert (await local_gateway.request("POST", "/v1/functions",
+                                        json={"name": "dup", **GOOD})).status == 201
+    await problem(await local_gateway.request("POST", "/v1/functions",
+                                              json={"name": "dup", **GOOD}), 409)
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/v1/functions/nope"),
+    ("DELETE", "/v1/functions/nope"),
+    ("POST", "/v1/functions/nope/invocations"),
+    ("GET", f"/v1/jobs/{JOB}"),
+    ("GET", "/v1/jobs/..%2F..%2Fetc%2Fpasswd"),
+    ("GET", "/v1/jobs/not-a-job/logs"),
+    ("GET", "/v1/no-such-route"),
+])
+async def test_unknown_things_are_404(local_gateway, method, path):
+    await problem(await local_gateway.request(method, path), 404)
+
+
+async def test_a_body_over_the_limit_is_413(local_gateway, local_settings):
+    await local_gateway.request("PUT", "/v1/functions/big", json=GOOD)
+    await problem(await local_gateway.request(
+        "POST", "/v1/functions/big/invocations", data=b"x" * (local_settings.max_body + 1)),
+        413)
+
+
+async def test_a_chunked_body_over_the_limit_is_413(local_gateway, local_settings):
+    await local_gateway.request("PUT", "/v1/functions/big", json=GOOD)
+
+    async def chunks():
+        for _ in range(local_settings.max_body // 65536 + 2):
+            yield b"x" * 65536
+    await problem(await local_gateway.request("POST", "/v1/functions/big/invocations",
+                                              data=chunks()), 413)
+
+
+@pytest.mark.parametrize("query", ["wait=soon", "wait=-1", "wait=nan", "wait=inf"])
+async def test_a_bad_wait_is_400(local_gateway, query):
+    await problem(await local_gateway.request("GET", f"/v1/jobs/{JOB}?{query}"), 400)
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=lots", "status=sleeping", "cursor=../x"])
+async def test_bad_listing_queries_are_400(local_gateway, query):
+    await problem(await local_gateway.request("GET", f"/v1/jobs?{query}"), 400)
+
+
+@pytest.mark.parametrize("headers", [
+    {"Prefer": "wait=forever"},
+    {"Prefer": "wait=²"},
+    {"Prefer": "wait=" + "9" * 5000},
+    {"Idempotency-Key": "x" * 300},
+    {"Idempotency-Key": "with space"},
+])
+async def test_bad_prefer_and_idempotency_headers_are_400(local_gateway, headers):
+    await local_gateway.request("PUT", "/v1/functions/p", json=GOOD)
+    await problem(await local_gateway.request("POST", "/v1/functions/p/invocations",
+                                              headers=headers), 400)
+
+
+async def test_a_function_token_must_name_its_function_to_list_jobs(local_gateway):
+    fn = await (await local_gateway.request("PUT", "/v1/functions/t", json=GOOD)).json()
+    await problem(await local_gateway.request("GET", "/v1/jobs", token=fn["token"]), 400)
+
+
+async def test_a_bad_logs_stream_is_400(local_gateway):
+    await problem(await local_gateway.request("GET", f"/v1/jobs/{JOB}/logs?stream=both"), 400)
+
+
+@pytest.mark.parametrize("key", ["+", "+++", "a/\ud800"])
+async def test_an_event_for_a_key_no_function_may_be_given_is_422(local_gateway, key):
+    """S3 sends keys URL-encoded with spaces as '+': `+` is a key of one space."""
+    await local_gateway.deploy("watcher", command=["true"], input=[{"bucket": "watched"}])
+    record = {"eventName": "ObjectCreated:Put",
+              "s3": {"bucket": {"name": "watched"}, "object": {"key": key, "eTag": "00"}}}
+    body = await problem(await local_gateway.request("POST", "/v1/events/s3",
+                                                     json={"Records": [record]}), 422)
+    assert len(body["errors"]) == 1
+
+
+async def test_errors_do_not_echo_tokens(local_gateway):
+    response = await local_gateway.request("GET", "/v1/functions", token="secret-guess-123")
+    assert "secret-guess-123" not in await response.text()

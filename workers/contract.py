@@ -1,0 +1,50 @@
+"""The invocation contract: what a function sees, wherever it runs (OSCAR's FaaS
+Supervisor's, so that its scripts run unchanged). Each executor lays the scratch directory
+out where its function sees it: the worker's own path for a process, `/sluice` in a
+container or a Kubernetes pod."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from core.functions import Function
+from core.jobs import Job
+from core.keys import file_name
+from workers.workdir import Workdir
+
+
+def input_name(job: Job) -> str:
+    """The input file's name: the last part of the key of the object that triggered the
+    job, or `input` for a request body."""
+    return file_name(job.source_key) if job.source_key else "input"
+
+
+def input_file(job: Job, dirs: Workdir) -> Path:
+    return dirs.input_dir / input_name(job)
+
+
+def environment(job: Job, fn: Function, dirs: Workdir, base: Mapping[str, str]
+                ) -> dict[str, str]:
+    """`base` (the executor's), then the function's own variables, then Sluice's, which
+    win. Nothing of the worker's own environment (its credentials in particular) is in it."""
+    env = dict(base)
+    env.update(fn.environment)
+    env.update(INPUT_FILE_PATH=str(input_file(job, dirs)), TMP_OUTPUT_DIR=str(dirs.output_dir),
+               JOB_ID=job.id, FUNCTION_NAME=job.function)
+    if job.source_key is not None:
+        env.update(STORAGE_OBJECT_BUCKET=job.source_bucket, STORAGE_OBJECT_KEY=job.source_key,
+                   EVENT=json.dumps(job.event or {}))
+    return env
+
+
+def output_prefix(job: Job, fn: Function) -> str:
+    """Where the job's outputs go: under its own id, so that a re-run overwrites."""
+    return fn.output.key(job.id, "")
+
+
+def output_metadata(job: Job) -> dict[str, str]:
+    """Written on every output: which job made it and how deep in a chain it is, for the
+    triggers it may fire."""
+    return {"sluice-job": job.id, "sluice-depth": str(job.depth + 1)}

@@ -1,0 +1,91 @@
+"""An attempt's scratch directory (`input/`, `output/`, `stdout`, `stderr`), one per worker
+thread, and the removal of those that workers which died left behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import threading
+from pathlib import Path
+
+from workers.processes import alive
+
+_threads = threading.local()
+
+
+@dataclasses.dataclass(frozen=True)
+class Workdir:
+    """A worker thread's scratch directory, emptied between attempts rather than recreated
+    (creating and removing directories costs more than running a small function)."""
+
+    root: Path
+    input_dir: Path
+    output_dir: Path
+    stdout: Path
+    stderr: Path
+
+    @classmethod
+    def at(cls, root: Path) -> Workdir:
+        """The layout under `root`, on a worker or in a Kubernetes Job's pod."""
+        return cls(root=root, input_dir=root / "input", output_dir=root / "output",
+                   stdout=root / "stdout", stderr=root / "stderr")
+
+    @classmethod
+    def for_thread(cls, base: Path) -> Workdir:
+        """This thread's directory under `base`, empty."""
+        made = getattr(_threads, "workdirs", None)
+        if made is None:
+            made = _threads.workdirs = {}
+        workdir = made.get(base)
+        if workdir is None:
+            workdir = made[base] = cls.at(base / f"{os.getpid()}-{threading.get_native_id()}")
+        workdir.input_dir.mkdir(parents=True, exist_ok=True)
+        workdir.output_dir.mkdir(exist_ok=True)
+        workdir.clear()
+        return workdir
+
+    def clear(self) -> None:
+        """Remove everything the last attempt left, keeping `input/` and `output/`."""
+        for directory, keep in ((self.root, (self.input_dir.name, self.output_dir.name)),
+                                (self.input_dir, ()), (self.output_dir, ())):
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name in keep:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+
+
+def remove_stale_workdirs(base: Path) -> None:
+    """Scratch directories of worker processes that are gone, and the functions those left
+    running: a function lives in a session of its own (so that a timeout can end its whole
+    group), so it outlives a worker killed outright."""
+    if not base.is_dir():
+        return
+    stale = [entry for entry in base.iterdir()
+             if entry.name.partition("-")[0].isdigit()
+             and not alive(int(entry.name.partition("-")[0]))]
+    if stale:
+        _kill_processes_in(stale)
+    for entry in stale:
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _kill_processes_in(directories: list[Path]) -> None:
+    roots = tuple(str(d.resolve()) for d in directories)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if cwd.startswith(roots):
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
