@@ -3,11 +3,14 @@ inside the one failure boundary (`workers.failures`), and record the outcome onc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
 
+
 from core import metrics
+from core.blobs import Blobs
 from core.catalog import FunctionCatalog
 from core.errors import NotFound, Unavailable
 from core.jobs import Job, Outcome, Reason
@@ -17,15 +20,17 @@ from jobs.finishing import Finisher
 from workers.executors.base import Attempt, Executor
 from workers.failures import Retry, RetryLater, decide
 from workers.leases import Lease, Leases
+from workers.staging import keep_logs
 from workers.workdir import Workdir
 
 log = logging.getLogger(__name__)
 
 
 class JobRunner:
-    def __init__(self, *, store: JobStore, catalog: FunctionCatalog, finisher: Finisher,
-                 executor: Executor, leases: Leases, workdir: Path, retry: RetrySettings):
-        self.store, self.catalog, self.finisher = store, catalog, finisher
+    def __init__(self, *, store: JobStore, blobs: Blobs, catalog: FunctionCatalog,
+                 finisher: Finisher, executor: Executor, leases: Leases, workdir: Path,
+                 retry: RetrySettings):
+        self.store, self.blobs, self.catalog, self.finisher = store, blobs, catalog, finisher
         self.executor, self.leases = executor, leases
         self.workdir, self.retry = workdir, retry
 
@@ -62,9 +67,15 @@ class JobRunner:
                 running.kill(Reason.CANCELLED)
             return running.wait()
         except Exception as exc:
-            return decide(job, exc, self.retry)
+            verdict = decide(job, exc, self.retry)
         finally:
             workdir.clear()
+        if isinstance(verdict, Outcome):
+            # The reason is the job's log, as for any attempt: the answer and `sluice logs`.
+            logs = keep_logs(self.blobs, job.id, b"", b"", verdict.error)
+            verdict = dataclasses.replace(verdict, stderr_ref=logs.stderr_ref,
+                                          inline_blobs=logs.inline_blobs)
+        return verdict
 
     def _record(self, job: Job, verdict: Outcome | Retry) -> None:
         owner = self.leases.owner

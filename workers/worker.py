@@ -57,7 +57,7 @@ class Worker:
         self.leases = Leases(self.context.store, new_owner(), settings.worker.heartbeat_seconds,
                              settings.worker.lease_seconds)
         self.runner = JobRunner(
-            store=self.context.store, catalog=self.context.catalog,
+            store=self.context.store, blobs=self.context.blobs, catalog=self.context.catalog,
             finisher=self.context.finisher,
             executor=build_executor(settings.worker, self.context.objects, self.context.blobs,
                                     self.leases.owner),

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
+from bench.podman import busybox_rootfs
 from core.errors import CannotRun
 from core.jobs import Reason
-from bench.podman import busybox_rootfs
+from tests.fixtures.stack import start_worker
 from workers.executors.container import MANAGED, WORKER, ContainerExecutor
 from workers.staging import LocalStaging
 
@@ -97,6 +98,23 @@ def test_a_missing_image_with_pull_policy_never_cannot_run(run):
         run("true", image="localhost/not-there:1")
 
 
+def test_a_command_missing_from_the_image_fails_as_the_functions_own_failure(run):
+    outcome = run(None, command=["/no/such/program"])
+    assert outcome.exit_code != 0 and outcome.reason is Reason.ERROR
+
+
+def test_a_container_the_engine_refuses_to_start_cannot_run_and_is_removed(
+        podman, executor, attempts):
+    """runc cannot hold a container to 1 MiB (below what it uses to start), and Podman
+    answers the start with an error; specs ask for 4 MiB at least, so the limit is set here."""
+    attempt = attempts.make({"image": podman.image, "script": "true"})
+    attempt = dataclasses.replace(attempt, function=dataclasses.replace(
+        attempt.function, memory=1024 * 1024))
+    with pytest.raises(CannotRun, match="could not start the container: .*memory limit"):
+        executor.start(attempt)
+    assert not podman.client.containers.list(all=True, filters={"label": MANAGED})
+
+
 def test_an_image_that_cannot_be_pulled_cannot_run(podman, attempts):
     """Podman answers the pull with an error: trying again would not help."""
     executor = ContainerExecutor(podman.url, "if-not-present",
@@ -105,23 +123,37 @@ def test_an_image_that_cannot_be_pulled_cannot_run(podman, attempts):
         executor.start(attempts.make({"image": "localhost:1/nowhere:1", "script": "true"}))
 
 
-async def test_a_function_with_an_image_runs_in_a_container_end_to_end(
-        gateway_only, settings, podman):
-    from tests.fixtures.stack import start_worker
-    container_settings = dataclasses.replace(settings, worker=dataclasses.replace(
+@pytest.fixture
+def container_worker(settings, podman):
+    """A worker of the container executor, pulling what is not on the machine."""
+    worker = start_worker(dataclasses.replace(settings, worker=dataclasses.replace(
         settings.worker, executor="container", container_host=podman.url,
-        pull_policy="never"))
-    worker = start_worker(container_settings)
-    try:
-        await gateway_only.deploy("boxed", image=podman.image, script=(
-            'cat /etc/hostname > /dev/null; tr a-z A-Z < "$INPUT_FILE_PATH" > '
-            '"$TMP_OUTPUT_DIR/out.txt"'))
-        response = await gateway_only.request("POST", "/v1/functions/boxed/invocations",
-                                              data=b"in a box")
-        assert response.status == 200, await response.text()
-        assert await response.read() == b"IN A BOX"
-    finally:
-        worker.stop()
+        pull_policy="if-not-present")))
+    yield worker
+    worker.stop()
+
+
+async def test_a_function_with_an_image_runs_in_a_container_end_to_end(
+        gateway_only, container_worker, podman):
+    await gateway_only.deploy("boxed", image=podman.image, script=(
+        'cat /etc/hostname > /dev/null; tr a-z A-Z < "$INPUT_FILE_PATH" > '
+        '"$TMP_OUTPUT_DIR/out.txt"'))
+    response = await gateway_only.request("POST", "/v1/functions/boxed/invocations",
+                                          data=b"in a box")
+    assert response.status == 200, await response.text()
+    assert await response.read() == b"IN A BOX"
+
+
+async def test_an_image_that_cannot_be_pulled_fails_the_job_at_once(gateway_only,
+                                                                    container_worker):
+    await gateway_only.deploy("unpullable", image="localhost:1/nowhere:1", script="true")
+    response = await gateway_only.request("POST", "/v1/functions/unpullable/invocations")
+    assert response.status == 502, await response.text()
+    job = await (await gateway_only.request(
+        "GET", f"/v1/jobs/{response.headers['Sluice-Job-Id']}")).json()
+    assert (job["status"], job["reason"], job["attempts"]) == ("failed", "error", 1)
+    assert job["error"].startswith("could not pull image 'localhost:1/nowhere:1': ")
+    assert job["error"] in await response.text()
 
 
 def test_a_function_that_is_only_an_image_runs_the_images_own_command(podman, run, attempts):

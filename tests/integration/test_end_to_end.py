@@ -16,6 +16,7 @@ import pytest
 
 from core.settings import Settings
 from sluice.ports import free_port_block
+from tests.fixtures.signals import eventually, running
 from tests.fixtures.stack import delete_queues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,9 +135,8 @@ def test_ctrl_c_stops_every_process_and_a_second_start_keeps_the_data(stack, tmp
     assert len(processes) >= 3
     os.killpg(up.pid, signal.SIGINT)
     assert up.wait(60) == 0
-    time.sleep(0.5)
-    assert not [p for p in processes if Path(f"/proc/{p}").exists()
-                and "Z" not in Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1][:3]]
+    eventually(lambda: not [p for p in processes if running(p)], timeout=10,
+               what="every process of the stack ending")
     again = subprocess.Popen([sys.executable, "-m", "sluice.cli", "up", "--workers", "1"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              cwd=tmp_path, start_new_session=True, text=True)

@@ -1,7 +1,6 @@
 """Nothing accepted is lost and nothing finished runs twice: redeliveries, dead workers,
 jobs committed but never published."""
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -13,18 +12,8 @@ from broker.setup import rabbitmq_broker
 from core.ids import new_id
 from core.jobs import Job, JobStatus, Trigger
 from core.store import JobStore
+from tests.fixtures.signals import counter, running, until, wait_status
 from tests.fixtures.stack import settings_env
-from tests.unit.workers.test_process_executor import running
-
-
-async def wait_status(api, job_id: str, status: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = await (await api.request("GET", f"/v1/jobs/{job_id}")).json()
-        if job["status"] == status:
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} is {job['status']}, not {status}")
 
 
 async def test_redelivered_message_for_finished_job_is_dropped(api, settings, objects):
@@ -33,9 +22,11 @@ async def test_redelivered_message_for_finished_job_is_dropped(api, settings, ob
     first = await (await api.request("GET", f"/v1/jobs/{job['id']}?wait=20")).json()
     where = (settings.s3.bucket, f"stamp/output/{job['id']}/stamp")
     stamp = objects.get_bytes(*where)
+    dropped = counter("sluice_messages_dropped", why="finished")
     JobPublisher(rabbitmq_broker(settings.broker_url), settings.queue).publish(job["id"],
                                                                                "stamp")
-    await asyncio.sleep(1.5)
+    await until(lambda: counter("sluice_messages_dropped", why="finished") > dropped,
+                what="the worker dropping the message")
     again = await (await api.request("GET", f"/v1/jobs/{job['id']}")).json()
     assert again["attempts"] == 1 and again["finished_at"] == first["finished_at"]
     assert objects.get_bytes(*where) == stamp
@@ -65,7 +56,7 @@ async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_on
             f"if [ ! -e {pids} ]; then echo $$ > {pids}; sleep 60; fi; echo rested"))
         job = await (await api.request("POST", "/v1/functions/sleepy/invocations")).json()
         await wait_status(api, job["id"], "running", timeout=30)
-        await asyncio.sleep(1)
+        await until(pids.exists, what="the first attempt starting its function")
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
         second = subprocess.Popen(command, env=env, start_new_session=True)

@@ -9,6 +9,8 @@ import time
 import pika
 import pytest
 
+from tests.fixtures.rabbitmq import queue_depth
+from tests.fixtures.signals import counter, until
 from tests.fixtures.stack import start_listener
 from tests.unit.core.test_events import recorded
 
@@ -129,10 +131,14 @@ async def test_a_guarded_self_trigger_stops_at_its_depth(api, listener):
     refused = await api.request("PUT", "/v1/functions/looper", json=spec)
     assert refused.status == 422
     await api.deploy("looper", **spec, guard={"max_depth": 3})
+    refused = counter("sluice_storage_events", source="internal", outcome="depth-limit")
     etag = await upload(api, "loop-bucket", "work/seed.txt", b"x")
     await api.request("POST", "/v1/events/s3", json=s3_event("loop-bucket", "work/seed.txt", etag))
-    jobs = await wait_jobs(api, "looper", 3)
-    await asyncio.sleep(2)
+    await wait_jobs(api, "looper", 3)
+    # The third job's output is the event that must start nothing.
+    await until(lambda: counter("sluice_storage_events", source="internal",
+                                outcome="depth-limit") > refused,
+                what="the listener refusing the fourth link of the chain")
     jobs = (await (await api.request("GET", "/v1/jobs?function=looper")).json())["jobs"]
     assert sorted(j["depth"] for j in jobs) == [0, 1, 2]
 
@@ -145,7 +151,11 @@ async def test_objects_uploaded_while_no_listener_ran_are_found_when_it_starts(a
     service = start_listener(settings)
     try:
         assert len(await wait_jobs(api, "catchup", 3)) == 3
-        await asyncio.sleep(6)
+        known = counter("sluice_storage_events", source="scan", outcome="duplicate")
+        # The next round lists the same three objects and must find each one's job.
+        await until(lambda: counter("sluice_storage_events", source="scan",
+                                    outcome="duplicate") >= known + 3,
+                    timeout=15, what="a second reconciliation round")
         jobs = (await (await api.request("GET", "/v1/jobs?function=catchup")).json())["jobs"]
         assert len(jobs) == 3 and {j["trigger"] for j in jobs} == {"scan"}
     finally:
@@ -161,7 +171,8 @@ async def test_notifications_from_minios_amqp_target_start_jobs(api, settings, w
         document = recorded("minio-put")
         document["Records"][0]["s3"]["bucket"]["name"] = "amqp-bucket"
         document["Records"][0]["s3"]["object"].update(key="cat+picture.png", eTag=etag)
-        await asyncio.sleep(1)
+        await until(lambda: queue_depth(settings.broker_url, f"{settings.queue}-s3")[1],
+                    what="the listener consuming MinIO's events")
         connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
         connection.channel().basic_publish(exchange, "bucketevents", json.dumps(document))
         connection.close()

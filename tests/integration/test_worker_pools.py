@@ -1,9 +1,10 @@
 """Worker pools: a worker can serve chosen functions only, and a flood of one function does
 not stop the others from being served."""
 
-import asyncio
 import dataclasses
 
+from broker.publishing import function_queue
+from tests.fixtures.rabbitmq import queue_depth
 from tests.fixtures.stack import start_worker
 
 
@@ -17,7 +18,9 @@ async def test_a_pool_serves_only_its_functions(gateway_only, settings):
         other = await (await api.request("POST", "/v1/functions/elsewhere/invocations")).json()
         done = await (await api.request("GET", f"/v1/jobs/{mine['id']}?wait=20")).json()
         assert done["status"] == "succeeded"
-        await asyncio.sleep(1)
+        # Nobody consumes the other function's queue: its message waits there.
+        assert queue_depth(settings.broker_url,
+                           function_queue(settings.queue, "elsewhere")) == (1, 0)
         waiting = await (await api.request("GET", f"/v1/jobs/{other['id']}")).json()
         assert waiting["status"] == "queued"
     finally:
