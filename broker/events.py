@@ -216,8 +216,8 @@ class QueueConsumer(threading.Thread):
                 while not self.stopping.is_set():
                     connection.process_data_events(time_limit=0.5)
             except pika.exceptions.AMQPError as exc:
-                log.warning("%s interrupted (%s); reconnecting", self.name,
-                            exc.__class__.__name__)
+                log.warning("%s interrupted (%s: %s); reconnecting", self.name,
+                            exc.__class__.__name__, exc)
                 self.stopping.wait(self.RETRY_PAUSE)
             except Exception:
                 log.exception("%s failed; reconnecting", self.name)

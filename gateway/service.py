@@ -164,10 +164,6 @@ class Service:
                 caller.require_function(fn)
         return job
 
-    async def function_of(self, job: Job) -> Function:
-        """The revision of its function that the job was invoked with."""
-        return await self._run(self.catalog.revision, job.function, job.revision)
-
     async def list_jobs(self, caller: Caller, *, function: str | None, status: str | None,
                         limit: int, cursor: str | None) -> list[Job]:
         if not caller.admin:
@@ -206,7 +202,10 @@ class Service:
         return await self._blobs(refs)
 
     async def _blobs(self, refs: list[str | None]) -> bytes:
-        return b"".join([await self._run(self.context.blobs.get, ref) for ref in refs if ref])
+        return await self._run(self._read_blobs, refs)
+
+    def _read_blobs(self, refs: list[str | None]) -> bytes:
+        return b"".join(self.context.blobs.get(ref) for ref in refs if ref)
 
     async def output_manifest(self, caller: Caller, job_id: str) -> tuple[Job, list[dict]]:
         job = await self._authorized_job(caller, job_id)
@@ -230,9 +229,15 @@ class Service:
 
     async def stdout_and_log(self, job: Job) -> bytes:
         """What a synchronous call with no output file answers: stdout, then the log unless
-        the function asked for CRITICAL logging only."""
-        fn = await self.function_of(job)
-        return await self._blobs([job.stdout_ref] + (
+        the function asked for CRITICAL logging only; one trip to the pool, none for a job
+        that printed nothing."""
+        if job.stdout_ref is None and job.stderr_ref is None:
+            return b""
+        return await self._run(self._stdout_and_log, job)
+
+    def _stdout_and_log(self, job: Job) -> bytes:
+        fn = self.catalog.revision(job.function, job.revision)
+        return self._read_blobs([job.stdout_ref] + (
             [job.stderr_ref] if fn.log_level != "CRITICAL" else []))
 
     # -- objects --------------------------------------------------------------------------

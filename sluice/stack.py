@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core import config
-from core.errors import Invalid
+from core.errors import Invalid, Unavailable
 from core.settings import Settings
 from sluice.children import spawn
 from sluice.ports import in_use
@@ -71,8 +71,8 @@ def up(args) -> int:
         if seaweed:
             try:
                 seaweed.wait_ready()
-            except RuntimeError as exc:
-                print(f"sluice: {exc}", file=sys.stderr)
+            except Unavailable as exc:
+                print(f"sluice: {exc.detail}", file=sys.stderr)
                 return 1
         if not in_process:
             workers.extend(_spawn(["worker"], env) for _ in range(max(1, args.workers)))

@@ -8,7 +8,6 @@ import logging
 import time
 from pathlib import Path
 
-
 from core import metrics
 from core.blobs import Blobs
 from core.catalog import FunctionCatalog

@@ -264,8 +264,10 @@ class JobStore:
     def finish(self, job_id: str, owner: str, outcome: Outcome, now: float) -> Job | None:
         """running -> terminal, only for the attempt that owns the job; the outcome's inline
         blobs are written in the same transaction."""
-        params = {f"v_{column}": _TO_COLUMN.get(column, _same)(getattr(outcome, column))
+        params = {f"v_{column}": getattr(outcome, column)
                   for column in _OUTCOME_COLUMNS if column != "finished_at"}
+        for column in ("status", "reason", "outputs"):
+            params[f"v_{column}"] = _TO_COLUMN[column](params[f"v_{column}"])
         params |= {"v_finished_at": now, "w_id": job_id, "w_owner": owner}
         return self._returning(_FINISH, params, outcome.inline_blobs)
 
@@ -347,16 +349,17 @@ def _blob_upsert(dialect):
                                            set_={"data": statement.excluded.data})
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 def _job_values(job: Job) -> dict[str, Any]:
-    values = {name: _TO_COLUMN.get(name, _same)(getattr(job, name)) for name in _JOB_FIELDS}
+    values = {name: getattr(job, name) for name in _JOB_FIELDS}
+    for name, convert in _TO_COLUMN.items():
+        values[name] = convert(values[name])
     values["published_at"] = job.created_at
     return values
 
 
 def _job(row) -> Job:
     mapping = row._mapping
-    return Job(**{name: _FROM_COLUMN.get(name, _same)(mapping[name]) for name in _JOB_FIELDS})
+    values = {name: mapping[name] for name in _JOB_FIELDS}
+    for name, convert in _FROM_COLUMN.items():
+        values[name] = convert(values[name])
+    return Job(**values)

@@ -200,6 +200,22 @@ def test_worker_pods_configure_the_worker_the_chart_describes():
     assert {"create", "watch", "delete"} <= rules["jobs"] and rules["pods/log"] == {"get"}
 
 
+@pytest.mark.parametrize("pools, executor", [
+    (EVERYTHING["workers"]["pools"], "kubernetes"),
+    ([{"name": "a", "functions": ["f"], "executor": "kubernetes"},
+      {"name": "b", "executor": "process"}], "process"),
+    ([{"name": "a", "functions": ["f"], "executor": "process"}], "process"),
+])
+def test_the_gateway_checks_functions_against_the_pool_that_serves_every_function(
+        pools, executor):
+    """The gateway refuses at deploy what that executor cannot run (core/runnable.py)."""
+    values = {**EVERYTHING, "workers": {"pools": pools}}
+    container = by_kind(render(values), "Deployment")["prod-sluice-gateway"]["spec"][
+        "template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    assert Settings.from_env(env).worker.executor == executor
+
+
 def test_existing_secrets_replace_the_charts_own():
     documents = render({**REQUIRED, **EXISTING})
     assert not by_kind(documents, "Secret")

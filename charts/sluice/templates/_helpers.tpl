@@ -44,6 +44,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Values.auth.existingSecret | default (printf "%s-auth" (include "sluice.fullname" .)) -}}
 {{- end -}}
 
+{{/* The executor the gateway checks new functions against: that of the first pool serving
+every function, else the first pool's. A pool of another executor still refuses, when it
+runs it, a function it cannot run. */}}
+{{- define "sluice.deployExecutor" -}}
+{{- $pools := .Values.workers.pools -}}
+{{- $chosen := (index $pools 0).executor | default "kubernetes" -}}
+{{- range $pool := reverse $pools -}}
+{{- if not $pool.functions -}}{{- $chosen = $pool.executor | default "kubernetes" -}}{{- end -}}
+{{- end -}}
+{{- $chosen -}}
+{{- end -}}
+
 {{/* The settings every Sluice process reads (see the README's table of SLUICE_* variables). */}}
 {{- define "sluice.env" -}}
 - name: SLUICE_HOST
