@@ -7,6 +7,7 @@ on any S3 server. An in-process variant serves the one-process stack."""
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import threading
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 import pika
 
 from core import metrics
-from core.errors import Invalid, SluiceError, Unavailable
+from core.errors import Failure, Invalid, Unavailable, classify
 from core.events import ObjectEvent
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ class Events(Protocol):
         subscription is closed."""
 
     def subscribe_objects(self, listener: ObjectListener) -> Callable[[], None]:
-        """Call `listener` with each object event; an event whose listener raised a
-        `SluiceError` other than `Invalid` is delivered again."""
+        """Call `listener` with each object event; an event whose listener met a passing
+        failure (`Unavailable`) is delivered again (see `QueueConsumer`)."""
 
 
 def object_event_body(event: ObjectEvent) -> bytes:
@@ -187,11 +188,15 @@ class QueueConsumer(threading.Thread):
     """Consumes a queue until stopped, and never dies of an error: a lost connection, or any
     other failure of its own, is logged and followed by a new connection. `declare` sets up
     the queue on a new channel and returns its name; `deliver` is given each message's body
-    as parsed JSON. With `ack`, a message is acknowledged once `deliver` returns. It is
-    dropped, and counted, only when it can never be read: its body is not JSON, or
-    `deliver` raised `Invalid`. Any other failure puts it back on the queue for later."""
+    as parsed JSON. With `ack`, a message is acknowledged once `deliver` returns. What
+    `deliver` raises is classified (`core.errors.classify`): a passing failure puts the
+    message back for later; a refusal drops it; an unexpected error puts it back up to
+    `UNEXPECTED_TRIES` times, then drops it. Bodies that are not JSON are dropped too, and
+    every drop is counted."""
 
     RETRY_PAUSE = 1.0
+    UNEXPECTED_TRIES = 5
+    _REMEMBERED = 1024
 
     def __init__(self, url: str, declare: Callable, deliver: Callable[[Any], None], *,
                  ack: bool, name: str):
@@ -200,6 +205,7 @@ class QueueConsumer(threading.Thread):
         self.stopping = threading.Event()
         self._connected: tuple[pika.BlockingConnection, object] | None = None
         self._ready = threading.Event()
+        self._failures: collections.OrderedDict[bytes, int] = collections.OrderedDict()
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -260,22 +266,35 @@ class QueueConsumer(threading.Thread):
         """Deliver one message; False when it should be delivered again later."""
         try:
             document = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             self._drop("not-json", "a message that is not JSON")
             return True
         try:
             self.deliver(document)
-        except Invalid as exc:
-            self._drop("invalid", f"a message it cannot read: {exc.detail}")
-        except SluiceError as exc:
+        except Exception as exc:
+            return self._failed(body, exc)
+        self._failures.pop(body, None)
+        return True
+
+    def _failed(self, body: bytes, exc: Exception) -> bool:
+        kind = classify(exc)
+        if kind is Failure.PERMANENT:
+            self._drop("refused", f"a message it refuses: {exc.detail}")
+            return True
+        if kind is Failure.TRANSIENT:
             log.warning("%s will retry a message: %s", self.name, exc.detail)
             return False
-        except Exception:
-            incident = uuid.uuid4().hex[:12]
-            log.exception("%s failed on a message (incident %s); it will be retried",
-                          self.name, incident)
-            return False
-        return True
+        tries = self._failures.pop(body, 0) + 1
+        incident = uuid.uuid4().hex[:12]
+        log.error("%s failed on a message, try %d of %d (incident %s)", self.name, tries,
+                  self.UNEXPECTED_TRIES, incident, exc_info=exc)
+        if tries >= self.UNEXPECTED_TRIES:
+            self._drop("failed", f"a message after {tries} unexpected errors")
+            return True
+        self._failures[body] = tries
+        while len(self._failures) > self._REMEMBERED:
+            self._failures.popitem(last=False)
+        return False
 
     def _drop(self, why: str, what: str) -> None:
         metrics.EVENT_MESSAGES_DROPPED.labels(self.name, why).inc()

@@ -5,13 +5,15 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 
-from core.errors import NotFound
+from core.errors import Invalid, NotFound
 from core.functions import Function
 from core.store import JobStore, StoredFunction
 
+log = logging.getLogger(__name__)
 CHECK_SECONDS = 1.0
 MAX_REVISIONS = 4096
 
@@ -69,7 +71,15 @@ class FunctionCatalog:
             return self._current
         version = self.store.functions_version()
         if version != self._version:
-            current = {s.name: self.parsed(s) for s in self.store.list_functions()}
+            current = {}
+            for stored in self.store.list_functions():
+                try:
+                    current[stored.name] = self.parsed(stored)
+                except Invalid as exc:
+                    # Stored under older rules than today's: one such function must not
+                    # hide the others. Its jobs fail with the reason.
+                    log.error("function %s, revision %d, is left out: %s %s", stored.name,
+                              stored.revision, exc.detail, exc.errors)
             with self._lock:
                 self._current, self._version = current, version
         with self._lock:

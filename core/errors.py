@@ -1,6 +1,9 @@
-"""The error tree every layer raises; the gateway maps it to HTTP problems in one table."""
+"""The error tree every layer raises; the gateway maps it to HTTP problems in one table,
+and `classify` says, for whoever must decide whether to try again, what kind a failure is."""
 
 from __future__ import annotations
+
+import enum
 
 
 class SluiceError(Exception):
@@ -69,3 +72,20 @@ class StorageError(SluiceError):
     """The object store refused or failed an operation."""
 
     title = "Object storage error"
+
+
+class Failure(enum.Enum):
+    TRANSIENT = "transient"
+    """Something needed was out of reach: trying again later may succeed."""
+    PERMANENT = "permanent"
+    """Sluice refused on purpose: trying again would be refused again."""
+    UNEXPECTED = "unexpected"
+    """Not an error of Sluice's own: a bug, to log with an incident id."""
+
+
+def classify(exc: BaseException) -> Failure:
+    if isinstance(exc, Unavailable):
+        return Failure.TRANSIENT
+    if isinstance(exc, SluiceError):
+        return Failure.PERMANENT
+    return Failure.UNEXPECTED

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import io
+import os
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
-from core.errors import NotFound, StorageError, Unavailable
+from core.errors import Invalid, NotFound, StorageError, Unavailable
 from core.settings import S3Settings
 
 _MISSING = ("NoSuchKey", "NoSuchBucket", "NoSuchObject")
@@ -81,10 +83,15 @@ class ObjectStore:
     def put_file(self, bucket: str, key: str, path: Path,
                  content_type: str = "application/octet-stream",
                  metadata: dict[str, str] | None = None) -> str:
-        """Upload a file; returns its ETag."""
-        with _errors(bucket, key):
-            return self.client.fput_object(bucket, key, str(path), content_type=content_type,
-                                           metadata=metadata).etag
+        """Upload a file; returns its ETag. A file that cannot be read is `Invalid`, not the
+        object store's failure."""
+        try:
+            file = open(path, "rb")
+        except OSError as exc:
+            raise Invalid(f"{path.name} cannot be read: {exc.strerror}") from exc
+        with file, _errors(bucket, key):
+            return self.client.put_object(bucket, key, file, os.fstat(file.fileno()).st_size,
+                                          content_type=content_type, metadata=metadata).etag
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         with _errors(bucket, key):
@@ -97,23 +104,27 @@ class ObjectStore:
 
     def download(self, bucket: str, key: str, path: Path, chunk: int = 256 * 1024) -> int:
         """Write the object to `path` with one request (the SDK's `fget_object` makes two,
-        and a temporary file); returns its size."""
+        and a temporary file); returns its size. A local file that cannot be written (a
+        full disk) is `Unavailable` too, but says so."""
         with _errors(bucket, key):
             response = self.client.get_object(bucket, key)
-            try:
-                with open(path, "wb") as file:
-                    for data in response.stream(chunk):
+        try:
+            with _writing(path):
+                file = open(path, "wb")
+            with file:
+                for data in _received(response.stream(chunk), bucket, key):
+                    with _writing(path):
                         file.write(data)
-            finally:
-                response.close()
-                response.release_conn()
+        finally:
+            response.close()
+            response.release_conn()
         return path.stat().st_size
 
     def stream(self, bucket: str, key: str, chunk: int = 256 * 1024) -> Iterator[bytes]:
         with _errors(bucket, key):
             response = self.client.get_object(bucket, key)
         try:
-            yield from response.stream(chunk)
+            yield from _received(response.stream(chunk), bucket, key)
         finally:
             response.close()
             response.release_conn()
@@ -144,8 +155,30 @@ class ObjectStore:
                           metadata=metadata)
 
 
+@contextlib.contextmanager
+def _writing(path: Path):
+    """A local file's errors as Sluice's: the worker cannot write its scratch directory
+    (a full disk), which another worker, or this one later, may."""
+    try:
+        yield
+    except OSError as exc:
+        raise Unavailable(f"the worker cannot write {path.name}: {exc.strerror}") from exc
+
+
+def _received(chunks: Iterator[bytes], bucket: str, key: str) -> Iterator[bytes]:
+    """The chunks of an answer, with a connection lost half way as Sluice's error."""
+    iterator = iter(chunks)
+    while True:
+        with _errors(bucket, key):
+            data = next(iterator, None)
+        if data is None:
+            return
+        yield data
+
+
 class _errors:
-    """Translate the SDK's and urllib3's errors into Sluice's, naming the object."""
+    """Translate the SDK's and urllib3's errors into Sluice's, naming the object. Only
+    network calls run inside it: an OSError here is a connection's."""
 
     def __init__(self, bucket: str, key: str | None = None):
         self.where = f"{bucket}/{key}" if key is not None else bucket

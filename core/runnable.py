@@ -1,11 +1,12 @@
 """What each executor needs of a function, said once: the gateway refuses at deploy a
-function that the configured executor cannot run, and each executor checks again before an
-attempt (a function deployed while another executor was configured)."""
+function that an executor that may run it cannot run, and each executor checks again before
+an attempt (a function deployed while another executor was configured)."""
 
 from __future__ import annotations
 
 from core.errors import CannotRun, Invalid
 from core.functions import Function
+from core.settings import Settings
 
 
 def problems(fn: Function, executor: str) -> list[dict[str, str]]:
@@ -23,12 +24,28 @@ def problems(fn: Function, executor: str) -> list[dict[str, str]]:
     return found
 
 
-def check_deployable(fn: Function, executor: str, path: str = "") -> None:
-    """Raise `Invalid` (a 422 at deploy) when `executor` cannot run `fn`."""
-    found = problems(fn, executor)
+def executors_for(settings: Settings, name: str) -> tuple[str, ...]:
+    """The executors whose workers may run function `name`: its pools' and the pool that
+    serves every function; the one executor of a stack without pools."""
+    table = settings.deploy_executors
+    if table is None:
+        return (settings.worker.executor,)
+    return tuple(dict.fromkeys(table.get(name, ()) + table.get("*", ())))
+
+
+def check_deployable(fn: Function, settings: Settings, path: str = "") -> None:
+    """Raise `Invalid` (a 422 at deploy) when no worker may run `fn`, or one that may
+    cannot."""
+    executors = executors_for(settings, fn.name)
+    if not executors:
+        raise Invalid(f"no worker pool serves function {fn.name!r}", errors=[{
+            "path": f"{path}name", "message": "no worker pool serves this function; add it "
+                                              "to a pool's functions, or add a pool for all"}])
+    found = [{**e, "path": f"{path}{e['path']}"} for executor in executors
+             for e in problems(fn, executor)]
     if found:
-        raise Invalid(f"function {fn.name!r} cannot run on the {executor} executor",
-                      errors=[{**e, "path": f"{path}{e['path']}"} for e in found])
+        raise Invalid(f"function {fn.name!r} cannot run on the "
+                      f"{' and '.join(executors)} executor", errors=found)
 
 
 def check_runnable(fn: Function, executor: str) -> None:

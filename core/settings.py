@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -118,6 +117,9 @@ class Settings:
     max_chain_depth: int = 10
     max_wait_seconds: float = 300.0
     metrics_port: int | None = None
+    deploy_executors: Mapping[str, tuple[str, ...]] | None = None
+    """Which executors may run which function (`*`: any function), where worker pools
+    differ; None: `worker.executor` runs them all."""
     s3: S3Settings = dataclasses.field(default_factory=S3Settings)
     worker: WorkerSettings = dataclasses.field(default_factory=WorkerSettings)
 
@@ -182,6 +184,7 @@ class Settings:
             max_chain_depth=int(number("MAX_CHAIN_DEPTH", cls.max_chain_depth, int)),
             max_wait_seconds=number("MAX_WAIT", cls.max_wait_seconds),
             metrics_port=int(number("METRICS_PORT", 0, int)) or None,
+            deploy_executors=_deploy_executors(get("DEPLOY_EXECUTORS")),
             s3=S3Settings(
                 url=get("S3_URL", S3Settings.url),
                 access_key=Secret(access) if access else None,
@@ -220,6 +223,21 @@ class Settings:
         values.update(overrides)
         sources.check_known(read | READ_BY_THE_COMMANDS)
         return cls(**values)
+
+
+def _deploy_executors(text: str | None) -> dict[str, tuple[str, ...]] | None:
+    """`resize=kubernetes,hello=process,*=kubernetes`: a function's name, or `*` for every
+    function, and an executor that may run it; a name may come more than once."""
+    if text is None:
+        return None
+    table: dict[str, tuple[str, ...]] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, _, executor = entry.partition("=")
+        if not name or executor not in EXECUTORS:
+            raise Invalid(f"SLUICE_DEPLOY_EXECUTORS: {entry!r} is not NAME=EXECUTOR with an "
+                          f"executor of {', '.join(EXECUTORS)}")
+        table[name] = table.get(name, ()) + (executor,)
+    return table
 
 
 def _pod_namespace() -> str:

@@ -13,7 +13,7 @@ from broker.setup import rabbitmq_broker
 from core import metrics
 from core.objects import ObjectStore
 from core.settings import Settings
-from gateway.keys import SERVICE, SETTINGS
+from gateway.keys import BROKER, CONTEXT, EVENTS, POOL, SERVICE, SETTINGS
 from gateway.problems import problems
 from gateway.routes import health, objects, oscar, storage, v1
 from gateway.service import Service
@@ -53,30 +53,42 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None,
     app.add_routes(objects.routes)
     app.add_routes(oscar.routes)
 
-    async def service_ctx(app: web.Application):
-        pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="sluice-gateway")
-        loop = asyncio.get_running_loop()
-        try:
-            bus = broker if broker is not None else await loop.run_in_executor(
-                pool, rabbitmq_broker, settings.broker_url)
-            bus_events = events if events is not None else RabbitEvents(settings.broker_url,
-                                                                        settings.queue)
-            context = JobContext.build(settings, broker=bus, events=bus_events,
-                                       objects=object_store)
-            try:
-                await loop.run_in_executor(pool, context.prepare)
-                waiters = Waiters(loop, bus_events, pool)
-                app[SERVICE] = Service(context, pool, waiters)
-                try:
-                    yield
-                finally:
-                    await loop.run_in_executor(pool, waiters.close)
-            finally:
-                context.close()
-                if broker is None:
-                    await loop.run_in_executor(pool, bus.close)
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+    async def pool_ctx(app: web.Application):
+        app[POOL] = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="sluice-gateway")
+        yield
+        app[POOL].shutdown(wait=False, cancel_futures=True)
 
-    app.cleanup_ctx.append(service_ctx)
+    async def bus_ctx(app: web.Application):
+        loop = asyncio.get_running_loop()
+        bus = broker if broker is not None else await loop.run_in_executor(
+            app[POOL], rabbitmq_broker, settings.broker_url)
+        app[EVENTS] = events if events is not None else RabbitEvents(settings.broker_url,
+                                                                      settings.queue)
+        app[BROKER] = bus
+        yield
+        if broker is None:
+            await loop.run_in_executor(app[POOL], bus.close)
+
+    async def context_ctx(app: web.Application):
+        loop = asyncio.get_running_loop()
+        context = JobContext.build(settings, broker=app[BROKER], events=app[EVENTS],
+                                   objects=object_store)
+        try:
+            await loop.run_in_executor(app[POOL], context.prepare)
+        except BaseException:
+            await loop.run_in_executor(app[POOL], context.close)
+            raise
+        app[CONTEXT] = context
+        yield
+        await loop.run_in_executor(app[POOL], context.close)
+
+    async def service_ctx(app: web.Application):
+        loop = asyncio.get_running_loop()
+        waiters = Waiters(loop, app[EVENTS], app[POOL])
+        app[SERVICE] = Service(app[CONTEXT], app[POOL], waiters)
+        yield
+        await loop.run_in_executor(app[POOL], waiters.close)
+
+    # One context per resource: each is cleaned up only if it started.
+    app.cleanup_ctx.extend([pool_ctx, bus_ctx, context_ctx, service_ctx])
     return app

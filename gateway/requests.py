@@ -39,10 +39,14 @@ async def read_document(request: web.Request) -> Any:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise BadRequest(f"the body is not valid YAML{where}") from None
+        except RecursionError:
+            raise BadRequest("the body nests too deeply") from None
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body nests too deeply") from None
 
 
 def query_number(request: web.Request, name: str, default: float | None, *,

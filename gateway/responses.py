@@ -13,8 +13,9 @@ from aiohttp import web
 from core.jobs import Job, JobStatus, Reason
 from gateway.service import Service
 
-# A failed function is the gateway's upstream failing: 502, or 504 when it ran out of time.
-FAILED_STATUS = {Reason.TIMEOUT: 504}
+# A failed function is the gateway's upstream failing: 502, or 504 when it ran out of time,
+# or 503 when what it needed stayed out of reach.
+FAILED_STATUS = {Reason.TIMEOUT: 504, Reason.UNAVAILABLE: 503}
 
 
 def job_headers(job: Job) -> dict[str, str]:

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +26,9 @@ from jobs.context import JobContext
 from jobs.scanning import ScanProgress
 
 log = logging.getLogger(__name__)
+# What the face reads from the request (its body or document) when the service asks: after
+# the caller is known to be allowed.
+Reader = Callable[[], Awaitable[Any]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +41,6 @@ class Invocation:
     respond_async: bool = False
     wait: float | None = None
     idempotency_key: str | None = None
-    trigger: Trigger = Trigger.HTTP
 
 
 class Service:
@@ -69,15 +71,14 @@ class Service:
         functions = parse_document(document, self.settings.s3.bucket)
         many = len(functions) > 1
         for fn in functions:
-            runnable.check_deployable(fn, self.settings.worker.executor,
-                                      f"functions.{fn.name}." if many else "")
+            runnable.check_deployable(fn, self.settings, f"functions.{fn.name}." if many else "")
         return [await self._run(self._deploy, fn, replace=False) for fn in functions]
 
     async def put_function(self, caller: Caller, name: str, spec: Any) -> tuple[Function, bool]:
         """Create or replace; returns the function and whether it was created."""
         caller.require_admin()
         fn = Function.from_spec(spec, name=name).resolved(self.settings.s3.bucket)
-        runnable.check_deployable(fn, self.settings.worker.executor)
+        runnable.check_deployable(fn, self.settings)
         try:
             return await self._run(self._deploy, fn, replace=True), False
         except NotFound:
@@ -129,10 +130,10 @@ class Service:
             wait = None
         elif wait is None:
             wait = self.settings.sync_wait_seconds
-        key = f"{request.trigger}:{fn.name}:{request.idempotency_key}" \
+        key = f"{Trigger.HTTP}:{fn.name}:{request.idempotency_key}" \
             if request.idempotency_key else None
         job, created = self.context.submitter.submit(
-            fn, trigger=request.trigger, body=request.body, content_type=request.content_type,
+            fn, trigger=Trigger.HTTP, body=request.body, content_type=request.content_type,
             idempotency_key=key)
         return job, created, wait
 
@@ -247,13 +248,14 @@ class Service:
         caller.require_admin()
         return await self._run(lambda: list(self.objects.list_objects(bucket, prefix)))
 
-    async def put_object(self, caller: Caller, bucket: str, key: str, body: bytes,
-                         content_type: str) -> str:
-        """Store the object; returns its ETag."""
+    async def put_object(self, caller: Caller, bucket: str, key: str, read: Reader,
+                         content_type: str) -> tuple[str, int]:
+        """Store the object `read` gives, once the caller may; returns its ETag and size."""
         caller.require_admin()
         check_key(key)
+        body = await read()
         await self._run(self.objects.ensure_bucket, bucket)
-        return await self._run(self.objects.put_bytes, bucket, key, body, content_type)
+        return await self._run(self.objects.put_bytes, bucket, key, body, content_type), len(body)
 
     async def open_object(self, caller: Caller, bucket: str, key: str
                           ) -> tuple[ObjectInfo, AsyncIterator[bytes]]:
@@ -270,12 +272,14 @@ class Service:
 
     # -- storage events -------------------------------------------------------------------
 
-    async def route_notification(self, caller: Caller, source: str, document: Any
+    async def route_notification(self, caller: Caller, source: str, read: Reader
                                  ) -> tuple[int, list[str]]:
-        """Start the jobs that a storage server's notification (`s3` or `seaweedfs`)
-        triggers; returns how many events it held and the new jobs' ids. Objects whose keys
-        no function may be given are refused together, after the others were routed."""
+        """Start the jobs that a storage server's notification (`s3` or `seaweedfs`, read
+        once the caller may send it) triggers; returns how many events it held and the new
+        jobs' ids. Objects whose keys no function may be given are refused together, after
+        the others were routed."""
         caller.require_event_sender()
+        document = await read()
         if source == "s3":
             events = parse_s3_notification(document)
         else:

@@ -21,18 +21,16 @@ class Finisher:
     def __init__(self, store: JobStore, events: Events):
         self.store, self.events = store, events
 
-    def finish(self, job: Job, owner: str, outcome: Outcome) -> Job | None:
+    def record(self, job: Job, owner: str, outcome: Outcome) -> Job | None:
         """Record the outcome of `owner`'s attempt; None when the job had ended meanwhile
-        (cancelled), and the outcome is discarded."""
-        finished = self.store.finish(job.id, owner, outcome, time.time())
+        (cancelled), and the outcome is discarded. `announce` the job next."""
+        finished = self.store.finish(job, owner, outcome, time.time())
         if finished is None:
             log.info("job %s ended elsewhere while it ran (cancelled?); outcome discarded",
                      job.id)
             return None
         metrics.JOBS_FINISHED.labels(finished.function, finished.status).inc()
         metrics.JOB_DURATION.labels(finished.function, finished.status).observe(finished.runtime)
-        self.events.publish_finished(finished.id, finished.function, finished.status)
-        self._announce(finished)
         return finished
 
     def cancel(self, job_id: str) -> Job | None:
@@ -41,10 +39,12 @@ class Finisher:
         cancelled = self.store.cancel(job_id, time.time())
         if cancelled is not None:
             metrics.JOBS_FINISHED.labels(cancelled.function, cancelled.status).inc()
-            self.events.publish_finished(cancelled.id, cancelled.function, cancelled.status)
+            self.announce(cancelled)
         return cancelled
 
-    def _announce(self, job: Job) -> None:
+    def announce(self, job: Job) -> None:
+        """Tell the waiters that the job ended, and the listeners what it wrote."""
+        self.events.publish_finished(job.id, job.function, job.status)
         for output in job.outputs:
             event = ObjectEvent(bucket=output.bucket, key=output.key, etag=output.etag,
                                 size=output.size, depth=job.depth + 1, source="internal")

@@ -199,7 +199,7 @@ def invoke(args) -> int:
     if prefer:
         headers["Prefer"] = ", ".join(prefer)
     response = _client(args).request("POST", f"/v1/functions/{args.name}/invocations", body=body,
-                                     headers=headers, ok=(200, 201, 409, 502, 504))
+                                     headers=headers, ok=(200, 201, 409, 502, 503, 504))
     job_id = response.headers.get("Sluice-Job-Id")
     if response.status == 201:
         if args.json:

@@ -26,7 +26,7 @@ class Listener:
         self._stops = []
 
     def start(self) -> None:
-        self.context.store.migrate()
+        self.context.prepare()
         self._stops.append(self.events.subscribe_objects(self.route))
         if self.settings.s3_events_exchange:
             consumer = self._s3_events_consumer(self.settings.s3_events_exchange)

@@ -26,12 +26,15 @@ def new_owner() -> str:
 
 class Lease:
     """A job this process runs; `on_lost` is what stops it when the row is no longer ours.
-    Heartbeats start once the job is `claimed`: before that the row is not ours yet."""
+    Heartbeats start once attempt `attempt` is claimed: before that the row is not ours."""
 
     def __init__(self):
         self.on_lost: Callable[[], None] | None = None
-        self.claimed = False
+        self.attempt: int | None = None
         self.lost = False
+
+    def claim(self, attempt: int) -> None:
+        self.attempt = attempt
 
     def lose(self) -> None:
         self.lost = True
@@ -82,10 +85,10 @@ class Leases:
             active = dict(self._active)
         now = time.time()
         for job_id, lease in active.items():
-            if not lease.claimed:
+            if lease.attempt is None:
                 continue
             try:
-                if not self.store.heartbeat(job_id, self.owner, now):
+                if not self.store.heartbeat(job_id, self.owner, lease.attempt, now):
                     log.info("job %s is no longer ours (cancelled or taken over); stopping it",
                              job_id)
                     lease.lose()

@@ -24,9 +24,9 @@ from typing import Any
 
 from core.errors import Invalid
 from core.jobs import OutputObject
-from core.keys import check_key, output_name_problem, prefix_problem
+from core.keys import check_key, prefix_problem
 from core.objects import ObjectStore
-from workers.staging import output_files, upload_outputs
+from workers.staging import checked_outputs, upload_outputs
 from workers.workdir import Workdir
 
 ROOT = Path("/sluice")
@@ -149,16 +149,15 @@ def stage_out(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> dic
     Outputs whose names cannot be object keys are not uploaded, and the result says why."""
     exit_code = wait_for_function(root)
     dirs = Workdir.at(root)
-    files = output_files(dirs.output_dir)
-    problem = next(filter(None, (output_name_problem(name) for name, _ in files)), None)
-    outputs = () if problem else upload_outputs(files, plan.output_bucket, plan.output_prefix,
-                                                plan.metadata, objects)
+    files, problem = checked_outputs(dirs.output_dir)
+    outputs = upload_outputs(files, plan.output_bucket, plan.output_prefix, plan.metadata,
+                             objects)
     stdout_size = dirs.stdout.stat().st_size if dirs.stdout.exists() else 0
     if stdout_size:
         objects.put_file(plan.result_bucket, plan.stdout_key, dirs.stdout, "text/plain", {})
     result = {"exit_code": exit_code, "stdout_size": stdout_size,
               "outputs": [o.to_dict() for o in outputs],
-              "error": f"{problem}; no output was uploaded" if problem else None}
+              "error": problem}
     objects.put_bytes(plan.result_bucket, plan.result_key, json.dumps(result).encode())
     return result
 

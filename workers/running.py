@@ -1,5 +1,6 @@
 """Runs one job message: decide whether to run it, run the attempt through the executor
-inside the one failure boundary (`workers.failures`), and record the outcome once."""
+inside the one failure boundary (`workers.failures`), and record the outcome once, while the
+job's lease is still held."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import logging
 import time
 from pathlib import Path
 
+import dramatiq
+
 from core import metrics
 from core.blobs import Blobs
 from core.catalog import FunctionCatalog
-from core.errors import NotFound, Unavailable
+from core.errors import NotFound, SluiceError, Unavailable
 from core.jobs import Job, Outcome, Reason
 from core.settings import RetrySettings
 from core.store import JobStore
 from jobs.finishing import Finisher
 from workers.executors.base import Attempt, Executor
-from workers.failures import Retry, RetryLater, decide
+from workers.failures import TryAgain, decide, past_the_last, unexpected
 from workers.leases import Lease, Leases
 from workers.staging import keep_logs
 from workers.workdir import Workdir
@@ -35,7 +38,7 @@ class JobRunner:
 
     def handle(self, job_id: str) -> None:
         """Run the job behind a message, unless it is finished or alive elsewhere. Returning
-        lets the message be acked; `RetryLater` asks for it to be delivered again."""
+        lets the message be acked; `dramatiq.Retry` has it delivered again later."""
         lease = self.leases.hold(job_id)
         if lease is None:
             metrics.MESSAGES_DROPPED.labels("running-here").inc()
@@ -44,21 +47,25 @@ class JobRunner:
             job = self._claim(job_id)
             if job is None:
                 return
-            lease.claimed = True
-            verdict = self._attempt(job, lease)
+            lease.claim(job.attempts)
+            last = past_the_last(job, self.retry)
+            finished = self._record(job, self._with_logs(last, job, None) if last is not None
+                                    else self._attempt(job, lease))
         except Unavailable as exc:
             log.warning("job %s: the job store is out of reach (%s); trying again later",
                         job_id, exc.detail)
-            raise RetryLater() from exc
+            raise dramatiq.Retry() from exc
         finally:
             self.leases.release(job_id)
-        self._record(job, verdict)
+        if finished is not None:
+            self.finisher.announce(finished)
 
-    def _attempt(self, job: Job, lease: Lease) -> Outcome | Retry:
+    def _attempt(self, job: Job, lease: Lease) -> Outcome | TryAgain:
         """The failure boundary: whatever the attempt raises becomes an outcome or a retry
         here, and nowhere else."""
-        workdir = Workdir.for_thread(self.workdir)
+        workdir = None
         try:
+            workdir = Workdir.for_thread(self.workdir)
             fn = self.catalog.revision(job.function, job.revision)
             running = self.executor.start(Attempt(job=job, function=fn, workdir=workdir))
             lease.on_lost = lambda: running.kill(Reason.CANCELLED)
@@ -67,30 +74,42 @@ class JobRunner:
             return running.wait()
         except Exception as exc:
             verdict = decide(job, exc, self.retry)
+            return self._with_logs(verdict, job, workdir) if isinstance(verdict, Outcome) \
+                else verdict
         finally:
-            workdir.clear()
-        if isinstance(verdict, Outcome):
-            # The reason is the job's log, as for any attempt: the answer and `sluice logs`.
-            logs = keep_logs(self.blobs, job.id, b"", b"", verdict.error)
-            verdict = dataclasses.replace(verdict, stderr_ref=logs.stderr_ref,
-                                          inline_blobs=logs.inline_blobs)
-        return verdict
+            if workdir is not None:
+                workdir.clear_quietly()
 
-    def _record(self, job: Job, verdict: Outcome | Retry) -> None:
-        owner = self.leases.owner
+    def _with_logs(self, outcome: Outcome, job: Job, workdir: Workdir | None) -> Outcome:
+        """The failed attempt's log: what the function printed, if it ran here, then the
+        reason, so that the answer and `sluice logs` say why."""
+        limit = self.blobs.inline_max
         try:
-            if isinstance(verdict, Outcome):
-                self.finisher.finish(job, owner, verdict)
-                return
-            if self.store.release(job.id, owner, error=verdict.error,
+            printed = [_head(path, limit) for path in (workdir.stdout, workdir.stderr)] \
+                if workdir is not None else [b"", b""]
+            logs = keep_logs(self.blobs, job.id, *printed, outcome.error)
+        except (OSError, SluiceError):
+            logs = keep_logs(self.blobs, job.id, b"", b"", outcome.error)
+        return dataclasses.replace(outcome, stdout_ref=logs.stdout_ref,
+                                   stderr_ref=logs.stderr_ref, inline_blobs=logs.inline_blobs)
+
+    def _record(self, job: Job, verdict: Outcome | TryAgain) -> Job | None:
+        """Record the verdict while the lease is held; the job as finished, if it is."""
+        owner = self.leases.owner
+        if isinstance(verdict, TryAgain):
+            if self.store.release(job, owner, error=verdict.error,
                                   due_at=time.time() + verdict.delay) is None:
-                log.info("job %s ended while it waited to be tried again (cancelled?)", job.id)
-                return
-        except Unavailable as exc:
-            log.warning("job %s: the job store is out of reach (%s); its attempt will run "
-                        "again", job.id, exc.detail)
-            raise RetryLater() from exc
-        raise RetryLater(verdict.delay)
+                log.info("job %s ended while its attempt failed (cancelled?)", job.id)
+                return None
+            raise dramatiq.Retry(delay=int(verdict.delay * 1000))
+        try:
+            return self.finisher.record(job, owner, verdict)
+        except Unavailable:
+            raise
+        except Exception as exc:
+            # The outcome itself cannot be recorded: record that, so that the job ends.
+            error = unexpected(exc, f"job {job.id}: recording its outcome")
+            return self.finisher.record(job, owner, Outcome(reason=Reason.ERROR, error=error))
 
     def _claim(self, job_id: str) -> Job | None:
         now = time.time()
@@ -121,3 +140,12 @@ class JobRunner:
         if claimed is None:
             metrics.MESSAGES_DROPPED.labels("claimed-elsewhere").inc()
         return claimed
+
+
+def _head(path: Path, limit: int) -> bytes:
+    """The first `limit` bytes of a file, or nothing if there is none."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(limit)
+    except FileNotFoundError:
+        return b""

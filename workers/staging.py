@@ -38,15 +38,11 @@ class LocalStaging:
         """Upload every output file and keep stdout and stderr. Outputs whose names cannot
         be object keys fail the attempt, and none is uploaded; the logs are kept still."""
         job, fn, dirs = attempt.job, attempt.function, attempt.workdir
-        files = output_files(dirs.output_dir)
-        problem = next(filter(None, (output_name_problem(name) for name, _ in files)), None)
-        outputs: tuple[OutputObject, ...] = ()
-        if problem is None:
-            outputs = upload_outputs(files, fn.output.bucket, output_prefix(job, fn),
-                                     output_metadata(job), self.objects)
-            reason, error = execution.reason, execution.error
-        else:
-            reason, error = Reason.ERROR, f"{problem}; no output was uploaded"
+        files, problem = checked_outputs(dirs.output_dir)
+        outputs = upload_outputs(files, fn.output.bucket, output_prefix(job, fn),
+                                 output_metadata(job), self.objects)
+        reason, error = (execution.reason, execution.error) if problem is None \
+            else (Reason.ERROR, problem)
         logs = keep_logs(self.blobs, job.id, dirs.stdout.read_bytes(),
                          dirs.stderr.read_bytes(), error)
         return dataclasses.replace(logs, exit_code=execution.exit_code, reason=reason,
@@ -68,9 +64,23 @@ def keep_logs(blobs: Blobs, job_id: str, stdout: bytes, stderr: bytes, error: st
     return Outcome(stdout_ref=stdout_ref, stderr_ref=stderr_ref, inline_blobs=inline | inline_err)
 
 
+def checked_outputs(output_dir: Path) -> tuple[list[tuple[str, Path]], str | None]:
+    """The output files to upload, and why there are none: a name among them that cannot
+    be an object key fails the attempt, and then none is uploaded."""
+    files = output_files(output_dir)
+    problem = next(filter(None, (output_name_problem(name) for name, _ in files)), None)
+    return (files, None) if problem is None else ([], f"{problem}; no output was uploaded")
+
+
 def output_files(output_dir: Path) -> list[tuple[str, Path]]:
     """Regular files under the output directory, by relative path. Symbolic links are not
-    followed: a function must not be able to publish the worker's own files."""
+    followed, the directory itself included: a function must not be able to publish the
+    worker's own files."""
+    try:
+        if not stat.S_ISDIR(os.lstat(output_dir).st_mode):
+            return []
+    except FileNotFoundError:
+        return []
     found = []
     for dirpath, _dirnames, filenames in os.walk(output_dir, followlinks=False):
         for filename in filenames:

@@ -4,14 +4,17 @@ thread, and the removal of those that workers which died left behind."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import signal
 import threading
+import uuid
 from pathlib import Path
 
 from workers.processes import alive
 
+log = logging.getLogger(__name__)
 _threads = threading.local()
 
 
@@ -34,30 +37,52 @@ class Workdir:
 
     @classmethod
     def for_thread(cls, base: Path) -> Workdir:
-        """This thread's directory under `base`, empty."""
+        """This thread's directory under `base`, empty. One that cannot be emptied (the
+        function made something there it cannot remove) is left for a new one."""
         made = getattr(_threads, "workdirs", None)
         if made is None:
             made = _threads.workdirs = {}
         workdir = made.get(base)
         if workdir is None:
             workdir = made[base] = cls.at(base / f"{os.getpid()}-{threading.get_native_id()}")
-        workdir.input_dir.mkdir(parents=True, exist_ok=True)
-        workdir.output_dir.mkdir(exist_ok=True)
-        workdir.clear()
+        try:
+            workdir.clear()
+        except OSError as exc:
+            log.warning("scratch directory %s cannot be emptied (%s); using another",
+                        workdir.root, exc)
+            workdir = made[base] = cls.at(base / f"{workdir.root.name}-{uuid.uuid4().hex[:8]}")
+            workdir.clear()
         return workdir
 
     def clear(self) -> None:
-        """Remove everything the last attempt left, keeping `input/` and `output/`."""
-        for directory, keep in ((self.root, (self.input_dir.name, self.output_dir.name)),
-                                (self.input_dir, ()), (self.output_dir, ())):
+        """Remove everything the last attempt left, keeping `input/` and `output/` as
+        directories of their own (a function may have replaced them with links)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                keep = entry.name in (self.input_dir.name, self.output_dir.name) \
+                    and entry.is_dir(follow_symlinks=False)
+                if not keep:
+                    _remove(entry)
+        for directory in (self.input_dir, self.output_dir):
+            directory.mkdir(exist_ok=True)
             with os.scandir(directory) as entries:
                 for entry in entries:
-                    if entry.name in keep:
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        shutil.rmtree(entry.path, ignore_errors=True)
-                    else:
-                        os.unlink(entry.path)
+                    _remove(entry)
+
+    def clear_quietly(self) -> None:
+        """Empty it after an attempt; what cannot go is dealt with before the next one."""
+        try:
+            self.clear()
+        except OSError as exc:
+            log.warning("scratch directory %s: %s", self.root, exc)
+
+
+def _remove(entry: os.DirEntry) -> None:
+    if entry.is_dir(follow_symlinks=False):
+        shutil.rmtree(entry.path)
+    else:
+        os.unlink(entry.path)
 
 
 def remove_stale_workdirs(base: Path) -> None:

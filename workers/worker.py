@@ -79,6 +79,9 @@ class Worker:
         self.worker.start()
         self.discover_queues()
         if not self.functions:
+            # Jobs of functions deleted since they were queued still run as invoked.
+            for name in self.context.store.active_functions():
+                self.broker.declare_queue(function_queue(self.settings.queue, name))
             self.discovery.start()
         self.sweeper.start()
         log.info("worker %s started with %d threads, executor %s", self.leases.owner,

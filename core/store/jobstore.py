@@ -62,7 +62,10 @@ _CLAIM_QUEUED = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
 _TAKE_OVER = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
                           jobs.c.status == JobStatus.RUNNING.value,
                           jobs.c.owner == sa.bindparam("w_owner"))
+# The attempt that owns a running job: its worker process and its number, so that two
+# attempts of one process (a message delivered again) never pass each other's check.
 _OWNED = sa.and_(jobs.c.id == sa.bindparam("w_id"), jobs.c.owner == sa.bindparam("w_owner"),
+                 jobs.c.attempts == sa.bindparam("w_attempt"),
                  jobs.c.status == JobStatus.RUNNING.value)
 _HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
 _FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
@@ -83,6 +86,7 @@ _GET_REVISION = sa.select(function_revisions.c.spec).where(
     function_revisions.c.revision == sa.bindparam("w_revision"))
 _NEXT_REVISION = sa.select(sa.func.coalesce(sa.func.max(function_revisions.c.revision), 0) + 1
                            ).where(function_revisions.c.name == sa.bindparam("w_name"))
+_ACTIVE_FUNCTIONS = sa.select(jobs.c.function).where(jobs.c.status.in_(_ACTIVE)).distinct()
 _FUNCTIONS_VERSION = sa.select(sa.func.count(), sa.func.max(functions.c.updated_at))
 _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
@@ -147,11 +151,11 @@ class JobStore:
         """Store a new revision of an existing function, keeping its token."""
         now = now or time.time()
         statement = (functions.update().where(functions.c.name == fn.name)
-                     .values(revision=functions.c.revision + 1, updated_at=now)
+                     .values(revision=_NEXT_REVISION.scalar_subquery(), updated_at=now)
                      .returning(functions.c.revision, functions.c.token))
 
         def replace(c):
-            row = c.execute(statement).first()
+            row = c.execute(statement, {"w_name": fn.name}).first()
             if row is not None:
                 self._add_revision(c, fn, row.revision, now)
             return row
@@ -229,6 +233,10 @@ class JobStore:
         rows = self.db.read(lambda c: c.execute(_KNOWN_KEYS, {"w_keys": keys}).all())
         return {row.idempotency_key for row in rows}
 
+    def active_functions(self) -> set[str]:
+        """The functions that have queued or running jobs, deleted ones included."""
+        return set(self.db.read(lambda c: c.execute(_ACTIVE_FUNCTIONS).scalars().all()))
+
     def _one(self, statement, params: dict, missing: str) -> Job:
         row = self.db.read(lambda c: c.execute(statement, params).first())
         if row is None:
@@ -256,26 +264,29 @@ class JobStore:
             return self._returning(_TAKE_OVER, params | {"w_owner": take_over_from})
         return self._returning(_CLAIM_QUEUED, params)
 
-    def heartbeat(self, job_id: str, owner: str, now: float) -> bool:
-        """Renew the lease; False when the job is no longer ours (cancelled or taken over)."""
-        params = {"w_id": job_id, "w_owner": owner, "v_heartbeat_at": now}
+    def heartbeat(self, job_id: str, owner: str, attempt: int, now: float) -> bool:
+        """Renew the lease of attempt `attempt`; False when the job is no longer that
+        attempt's (cancelled, or taken over)."""
+        params = {"w_id": job_id, "w_owner": owner, "w_attempt": attempt,
+                  "v_heartbeat_at": now}
         return self.db.write(lambda c: c.execute(_HEARTBEAT, params).rowcount) == 1
 
-    def finish(self, job_id: str, owner: str, outcome: Outcome, now: float) -> Job | None:
-        """running -> terminal, only for the attempt that owns the job; the outcome's inline
-        blobs are written in the same transaction."""
+    def finish(self, job: Job, owner: str, outcome: Outcome, now: float) -> Job | None:
+        """running -> terminal, only for the attempt that owns `job` (as claimed); the
+        outcome's inline blobs are written in the same transaction."""
         params = {f"v_{column}": getattr(outcome, column)
                   for column in _OUTCOME_COLUMNS if column != "finished_at"}
         for column in ("status", "reason", "outputs"):
             params[f"v_{column}"] = _TO_COLUMN[column](params[f"v_{column}"])
-        params |= {"v_finished_at": now, "w_id": job_id, "w_owner": owner}
+        params |= {"v_error": _text(outcome.error), "v_finished_at": now,
+                   **_owned(job, owner)}
         return self._returning(_FINISH, params, outcome.inline_blobs)
 
-    def release(self, job_id: str, owner: str, *, error: str, due_at: float) -> Job | None:
+    def release(self, job: Job, owner: str, *, error: str, due_at: float) -> Job | None:
         """running -> queued again, for another attempt after this one met a passing failure;
         `error` says why, and the sweeper leaves the job to its delayed message until
         `due_at`. None when the job is no longer this attempt's (cancelled meanwhile)."""
-        params = {"w_id": job_id, "w_owner": owner, "v_error": error, "v_published_at": due_at}
+        params = {"v_error": _text(error), "v_published_at": due_at, **_owned(job, owner)}
         return self._returning(_RELEASE, params)
 
     def cancel(self, job_id: str, now: float) -> Job | None:
@@ -347,6 +358,16 @@ def _blob_upsert(dialect):
     statement = dialect.insert(blobs)
     return statement.on_conflict_do_update(index_elements=[blobs.c.key],
                                            set_={"data": statement.excluded.data})
+
+
+def _owned(job: Job, owner: str) -> dict[str, Any]:
+    return {"w_id": job.id, "w_owner": owner, "w_attempt": job.attempts}
+
+
+def _text(text: str | None) -> str | None:
+    """Text a column can hold: PostgreSQL refuses NUL, which a function can put in what
+    its attempt reports (GNU time's notes come from its scratch directory)."""
+    return text.replace("\0", "\ufffd") if text else text
 
 
 def _job_values(job: Job) -> dict[str, Any]:

@@ -31,11 +31,12 @@ async def list_objects(request: web.Request) -> web.Response:
 
 @routes.put("/v1/objects/{bucket}/{key:.+}")
 async def put_object(request: web.Request) -> web.Response:
-    who, bucket, key = caller(request), _bucket(request), request.match_info["key"]
-    body = await read_body(request, request.app[SETTINGS].max_body)
-    etag = await request.app[SERVICE].put_object(
-        who, bucket, key, body, request.content_type or "application/octet-stream")
-    return web.json_response({"bucket": bucket, "key": key, "etag": etag, "size": len(body)},
+    bucket, key = _bucket(request), request.match_info["key"]
+    etag, size = await request.app[SERVICE].put_object(
+        caller(request), bucket, key,
+        lambda: read_body(request, request.app[SETTINGS].max_body),
+        request.content_type or "application/octet-stream")
+    return web.json_response({"bucket": bucket, "key": key, "etag": etag, "size": size},
                              status=201)
 
 

@@ -16,9 +16,8 @@ routes = web.RouteTableDef()
 
 @routes.post("/v1/events/{source:s3|seaweedfs}")
 async def events(request: web.Request) -> web.Response:
-    who = caller(request)
     count, jobs = await request.app[SERVICE].route_notification(
-        who, request.match_info["source"], await read_document(request))
+        caller(request), request.match_info["source"], lambda: read_document(request))
     return web.json_response({"events": count, "jobs": jobs})
 
 

@@ -116,7 +116,6 @@ def test_a_killed_worker_is_replaced_and_its_job_finishes(stack, tmp_path):
     while json.loads(sluice(env, "--json", "job", job_id).stdout)["status"] != "running":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    time.sleep(1)
     owner = json.loads(sluice(env, "--json", "job", job_id).stdout)
     workers = [pid for pid in children_of(up.pid)
                if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-2] == b"worker"]

@@ -10,7 +10,7 @@ import pika
 import pytest
 
 from broker.events import EXCHANGE, QueueConsumer
-from core.errors import Invalid
+from core.errors import Invalid, Unavailable
 from core.settings import RetrySettings
 from gateway.app import create_app
 from tests.fixtures.rabbitmq import queue_depth
@@ -67,11 +67,11 @@ async def test_a_job_whose_object_store_stops_during_stage_out_succeeds_once_it_
 
 
 def test_a_consumer_whose_handler_raises_goes_on_consuming(rabbitmq_url):
-    """A failure of the handler puts the message back; a body that is not JSON, or that
-    the handler finds unreadable, is dropped and counted; a failure while setting up the
-    queue is followed by a new connection."""
+    """A passing failure or a bug in the handler puts the message back; a body that is
+    not JSON, or that the handler refuses, is dropped and counted, and so is one the handler
+    keeps failing on; a failure while setting up the queue is followed by a new connection."""
     queue, name = f"sluice-test-consumer-{secrets.token_hex(4)}", "sluice-test-consumer"
-    delivered, declared, failures = [], [], {"boom": 1}
+    delivered, declared, failures = [], [], {"boom": 1, "away": 2}
 
     def declare(channel) -> str:
         declared.append(channel)
@@ -84,13 +84,16 @@ def test_a_consumer_whose_handler_raises_goes_on_consuming(rabbitmq_url):
     def deliver(document) -> None:
         if document == "invalid":
             raise Invalid("no function may be given this")
-        if document == "boom" and failures["boom"]:
-            failures["boom"] -= 1
-            raise RuntimeError("a bug in the handler")
+        if document == "poison":
+            raise RuntimeError("a bug the handler always meets")
+        if failures.get(document):
+            failures[document] -= 1
+            raise (RuntimeError("a bug in the handler") if document == "boom"
+                   else Unavailable("the job store is away"))
         delivered.append(document)
 
     dropped = {why: counter("sluice_event_messages_dropped", consumer=name, why=why)
-               for why in ("not-json", "invalid")}
+               for why in ("not-json", "refused", "failed")}
     consumer = QueueConsumer(rabbitmq_url, declare, deliver, ack=True, name=name)
     consumer.RETRY_PAUSE = 0.05
     consumer.start()
@@ -98,12 +101,17 @@ def test_a_consumer_whose_handler_raises_goes_on_consuming(rabbitmq_url):
     try:
         eventually(lambda: queue_depth(rabbitmq_url, queue)[1], what="the consumer consuming")
         channel = connection.channel()
-        for body in (b'"boom"', b"{not json", b'"invalid"', b'"a"', b'"b"'):
+        for body in (b'"boom"', b"{not json", b"[" * 100_000, b'"invalid"', b'"away"',
+                     b'"poison"', b'"a"', b'"b"'):
             channel.basic_publish(EXCHANGE, queue, body)
-        eventually(lambda: sorted(delivered) == ["a", "b", "boom"],
+        eventually(lambda: sorted(delivered) == ["a", "away", "b", "boom"],
                    what="every readable message delivered")
+        eventually(lambda: counter("sluice_event_messages_dropped", consumer=name,
+                                   why="failed") > dropped["failed"],
+                   what="the message the handler always fails on dropped")
         assert {why: counter("sluice_event_messages_dropped", consumer=name, why=why) - before
-                for why, before in dropped.items()} == {"not-json": 1, "invalid": 1}
+                for why, before in dropped.items()} == {"not-json": 2, "refused": 1,
+                                                        "failed": 1}
         eventually(lambda: queue_depth(rabbitmq_url, queue) == (0, 1),
                    what="the queue emptied")
         assert consumer.is_alive() and len(declared) == 2

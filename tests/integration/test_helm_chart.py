@@ -23,6 +23,7 @@ from cloudcoil.models.prometheus_operator.v1 import ServiceMonitor
 from broker.publishing import function_queue
 from core import metrics
 from core.functions import parse_document
+from core.runnable import executors_for
 from core.settings import Settings
 
 CHART = Path(__file__).parents[2] / "charts" / "sluice"
@@ -200,20 +201,26 @@ def test_worker_pods_configure_the_worker_the_chart_describes():
     assert {"create", "watch", "delete"} <= rules["jobs"] and rules["pods/log"] == {"get"}
 
 
-@pytest.mark.parametrize("pools, executor", [
-    (EVERYTHING["workers"]["pools"], "kubernetes"),
+@pytest.mark.parametrize("pools, served", [
+    (EVERYTHING["workers"]["pools"], {"resize": ("kubernetes",), "hello": ("process",
+                                                                         "kubernetes"),
+                                      "other": ("kubernetes",)}),
     ([{"name": "a", "functions": ["f"], "executor": "kubernetes"},
-      {"name": "b", "executor": "process"}], "process"),
-    ([{"name": "a", "functions": ["f"], "executor": "process"}], "process"),
+      {"name": "b", "executor": "process"}], {"f": ("kubernetes", "process"),
+                                              "other": ("process",)}),
+    ([{"name": "a", "functions": ["f"], "executor": "process"}], {"f": ("process",),
+                                                                  "other": ()}),
 ])
-def test_the_gateway_checks_functions_against_the_pool_that_serves_every_function(
-        pools, executor):
-    """The gateway refuses at deploy what that executor cannot run (core/runnable.py)."""
+def test_the_gateway_knows_which_executors_may_run_each_function(pools, served):
+    """A pool's functions run on its executor, and on the executor of the pool that serves
+    every function (its workers consume every queue); the gateway refuses at deploy what
+    one of them cannot run, or what no pool serves (core/runnable.py)."""
     values = {**EVERYTHING, "workers": {"pools": pools}}
     container = by_kind(render(values), "Deployment")["prod-sluice-gateway"]["spec"][
         "template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    assert Settings.from_env(env).worker.executor == executor
+    settings = Settings.from_env({e["name"]: e["value"] for e in container["env"]
+                                  if "value" in e})
+    assert {name: executors_for(settings, name) for name in served} == served
 
 
 def test_existing_secrets_replace_the_charts_own():

@@ -1,6 +1,5 @@
 """Invoking functions through the native API, over real RabbitMQ, SeaweedFS and a worker."""
 
-import asyncio
 import io
 import time
 import zipfile

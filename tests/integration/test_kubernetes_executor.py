@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from core.errors import CannotRun
+from core.errors import CannotRun, Unavailable
 from core.ids import new_id
 from core.jobs import Reason
 from core.settings import KubernetesSettings
@@ -138,3 +138,21 @@ def test_functions_without_an_image_are_refused(run):
     with pytest.raises(CannotRun, match="image"):
         run("true", image=None)
 
+
+
+def test_losing_the_api_while_watching_deletes_the_job_and_is_a_passing_failure(
+        kubelet, attempts, monkeypatch):
+    """The attempt is tried again (workers/failures.py): it must not run on unwatched."""
+    watch = kubelet.watch_job
+
+    def interrupted(name, timeout):
+        yield next(watch(name, timeout))
+        raise Unavailable("could not watch the Job's pod: 503 Service Unavailable")
+    monkeypatch.setattr(kubelet, "watch_job", interrupted)
+    executor = KubernetesExecutor(kubelet, attempts.objects, attempts.blobs,
+                                  cluster=KubernetesSettings(), pull_policy="if-not-present",
+                                  worker="test-worker")
+    running = executor.start(attempts.make({"image": "busybox:1.36", "script": "sleep 30"}))
+    with pytest.raises(Unavailable):
+        running.wait()
+    assert kubelet.pods[running.name].deleted and not kubelet.running(running.name)

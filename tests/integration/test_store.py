@@ -104,15 +104,34 @@ def test_only_one_of_many_concurrent_claims_wins(store):
 
 def test_finish_is_only_for_the_owner_and_only_once(store):
     job, _ = store.create_job(make_job())
-    store.claim(job.id, "w1", time.time())
+    claimed = store.claim(job.id, "w1", time.time())
     output = OutputObject(name="a.txt", bucket="b", key="k", size=1, content_type="text/plain")
     outcome = Outcome(exit_code=0, outputs=(output,),
                       stdout_ref="db:stdout/x", inline_blobs={"stdout/x": b"hello"})
-    assert store.finish(job.id, "intruder", outcome, time.time()) is None
-    done = store.finish(job.id, "w1", outcome, time.time())
+    assert store.finish(claimed, "intruder", outcome, time.time()) is None
+    done = store.finish(claimed, "w1", outcome, time.time())
     assert done.status is JobStatus.SUCCEEDED and done.outputs == (output,)
     assert store.get_blob("stdout/x") == b"hello"
-    assert store.finish(job.id, "w1", outcome, time.time()) is None
+    assert store.finish(claimed, "w1", outcome, time.time()) is None
+
+
+def test_only_the_attempt_that_owns_the_job_records_it(store):
+    """Two attempts of one process (a message delivered twice): the earlier attempt can
+    neither finish the job nor queue it again."""
+    job, _ = store.create_job(make_job())
+    first = store.claim(job.id, "w1", time.time())
+    second = store.claim(job.id, "w1", time.time(), take_over_from="w1")
+    assert store.finish(first, "w1", Outcome(exit_code=0), time.time()) is None
+    assert store.release(first, "w1", error="no", due_at=time.time()) is None
+    assert store.finish(second, "w1", Outcome(exit_code=0), time.time()).attempts == 2
+
+
+def test_text_a_function_put_in_an_outcome_is_stored_whatever_its_bytes(store):
+    job, _ = store.create_job(make_job())
+    claimed = store.claim(job.id, "w1", time.time())
+    done = store.finish(claimed, "w1", Outcome(exit_code=1, error="note\0 from the function"),
+                        time.time())
+    assert done.error == "note\ufffd from the function"
 
 
 def test_a_dead_owners_job_can_be_taken_over_once(store):
@@ -129,9 +148,9 @@ def test_a_released_attempt_queues_the_job_again_until_it_is_due(store):
     sweeper leaves it to its delayed message until it is due."""
     now = time.time()
     job, _ = store.create_job(make_job())
-    store.claim(job.id, "w1", now)
-    assert store.release(job.id, "intruder", error="no", due_at=now + 30) is None
-    released = store.release(job.id, "w1", error="attempt 1: away", due_at=now + 30)
+    claimed = store.claim(job.id, "w1", now)
+    assert store.release(claimed, "intruder", error="no", due_at=now + 30) is None
+    released = store.release(claimed, "w1", error="attempt 1: away", due_at=now + 30)
     assert (released.status, released.attempts, released.owner) == (JobStatus.QUEUED, 1, None)
     assert released.error == "attempt 1: away"
     assert store.jobs_to_republish(now + 20, queued_before=now + 20, heartbeat_before=now) == []
@@ -142,10 +161,10 @@ def test_a_released_attempt_queues_the_job_again_until_it_is_due(store):
 
 def test_cancel_stops_heartbeats_and_finishing(store):
     job, _ = store.create_job(make_job())
-    store.claim(job.id, "w1", time.time())
+    claimed = store.claim(job.id, "w1", time.time())
     assert store.cancel(job.id, time.time()).status is JobStatus.CANCELLED
-    assert not store.heartbeat(job.id, "w1", time.time())
-    assert store.finish(job.id, "w1", Outcome(exit_code=0), time.time()) is None
+    assert not store.heartbeat(job.id, "w1", claimed.attempts, time.time())
+    assert store.finish(claimed, "w1", Outcome(exit_code=0), time.time()) is None
     assert store.cancel(job.id, time.time()) is None
 
 

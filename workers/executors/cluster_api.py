@@ -1,6 +1,7 @@
 """`ClusterApi`: the narrow interface between the Kubernetes executor and a cluster, with
 the few facts of a Job and its pod that the executor reads. `kubernetes_api.KubernetesApi`
-implements it over the Kubernetes client; the tests implement it with a local kubelet."""
+implements it over the Kubernetes client; the tests with a fake that runs each pod's
+containers as local processes (tests/fixtures/kubelet.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ class ContainerState:
     terminated: bool = False
     exit_code: int | None = None
     reason: str | None = None
-    message: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,10 +81,10 @@ class ContainerExecutor:
                 return
             try:
                 self.client.images.get(image)
-            except ImageNotFound:
+            except ImageNotFound as exc:
                 if self.pull_policy == "never":
                     raise CannotRun(f"image {image!r} is not on this worker and the pull "
-                                    "policy is never") from None
+                                    "policy is never") from exc
                 self.client.images.pull(image)
 
 

@@ -4,7 +4,8 @@ Job, follows its pod, reads the function's log and the uploader's result, and de
 when the attempt is cancelled or stuck.
 
 The cluster is reached through `cluster_api.ClusterApi`, a narrow interface: the Kubernetes
-client behind it lives in `kubernetes_api`, and the tests drive this module with a fake."""
+client behind it lives in `kubernetes_api`, and the tests drive this module with a fake that
+runs each pod's containers as local processes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import threading
 
 from core import runnable
 from core.blobs import Blobs
-from core.errors import NotFound, SluiceError
+from core.errors import Invalid, NotFound, SluiceError, Unavailable
 from core.jobs import Outcome, OutputObject, Reason, blob_key
 from core.objects import ObjectStore
 from core.settings import KubernetesSettings
@@ -106,9 +107,13 @@ class RunningJob:
             else:
                 if not state.finished:
                     self.kill(Reason.TIMEOUT)
+        except Unavailable:
+            # Lost sight of the Job: do not leave it running unwatched, and try the attempt
+            # again (the next one deletes this Job too, should this delete not reach it).
+            self.kill(Reason.ERROR)
+            raise
         except SluiceError as exc:
-            # Lost sight of the Job: do not leave it running unwatched.
-            self.kill(Reason.ERROR, f"lost the Kubernetes API while watching: {exc.detail}")
+            self.kill(Reason.ERROR, f"the Kubernetes API refused to show the Job: {exc.detail}")
             state = JobState()
         return self._outcome(state)
 
@@ -135,7 +140,7 @@ class RunningJob:
                 stdout = executor.objects.get_bytes(plan.result_bucket, plan.stdout_key)
         except NotFound:
             error = error or self._staging_failure(state)
-        except SluiceError as exc:
+        except Invalid as exc:
             error = error or exc.detail
         if exit_code is None and function is not None and function.terminated:
             exit_code = function.exit_code

@@ -117,8 +117,7 @@ def _containers(pod: Any) -> tuple[ContainerState, ...]:
             name=status.name, waiting=waiting.reason if waiting else None,
             terminated=terminated is not None,
             exit_code=terminated.exit_code if terminated else None,
-            reason=terminated.reason if terminated else None,
-            message=(terminated.message if terminated else waiting.message if waiting else None)))
+            reason=terminated.reason if terminated else None))
     return tuple(states)
 
 

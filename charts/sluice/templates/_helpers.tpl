@@ -44,16 +44,23 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Values.auth.existingSecret | default (printf "%s-auth" (include "sluice.fullname" .)) -}}
 {{- end -}}
 
-{{/* The executor the gateway checks new functions against: that of the first pool serving
-every function, else the first pool's. A pool of another executor still refuses, when it
-runs it, a function it cannot run. */}}
-{{- define "sluice.deployExecutor" -}}
-{{- $pools := .Values.workers.pools -}}
-{{- $chosen := (index $pools 0).executor | default "kubernetes" -}}
-{{- range $pool := reverse $pools -}}
-{{- if not $pool.functions -}}{{- $chosen = $pool.executor | default "kubernetes" -}}{{- end -}}
+{{/* Which executors may run which function, for the gateway's check at deploy
+(SLUICE_DEPLOY_EXECUTORS): each pool's functions with its executor, and `*` with the
+executor of the first pool that serves every function (it consumes every queue). */}}
+{{- define "sluice.deployExecutors" -}}
+{{- $entries := list -}}
+{{- $all := "" -}}
+{{- range $pool := .Values.workers.pools -}}
+{{- $executor := $pool.executor | default "kubernetes" -}}
+{{- range $fn := $pool.functions -}}
+{{- $entries = append $entries (printf "%s=%s" $fn $executor) -}}
 {{- end -}}
-{{- $chosen -}}
+{{- if and (not $pool.functions) (not $all) -}}
+{{- $all = $executor -}}
+{{- $entries = append $entries (printf "*=%s" $executor) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $entries -}}
 {{- end -}}
 
 {{/* The settings every Sluice process reads (see the README's table of SLUICE_* variables). */}}

@@ -68,6 +68,9 @@ async def test_an_invalid_document_in_yaml_names_functions_by_key(local_gateway)
     (b"{not json", "application/json"),
     (b"key: [unclosed", "application/yaml"),
     (b"", "application/json"),
+    (b"[" * 100_000, "application/json"),
+    (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "application/json"),
+    (b"[" * 20_000, "application/yaml"),
 ])
 async def test_an_unparseable_body_is_400(local_gateway, data, content_type):
     await problem(await local_gateway.request("POST", "/v1/functions", data=data,
@@ -162,3 +165,13 @@ async def test_an_event_for_a_key_no_function_may_be_given_is_422(local_gateway,
 async def test_errors_do_not_echo_tokens(local_gateway):
     response = await local_gateway.request("GET", "/v1/functions", token="secret-guess-123")
     assert "secret-guess-123" not in await response.text()
+
+
+async def test_a_caller_who_may_not_is_refused_before_the_body_is_read(local_gateway,
+                                                                      local_settings):
+    fn = await local_gateway.deploy("someone", command=["true"])
+    too_big = b"x" * (local_settings.max_body + 1)
+    await problem(await local_gateway.request("PUT", "/v1/objects/inbox/a.txt", data=too_big,
+                                              token=fn["token"]), 403)
+    await problem(await local_gateway.request("POST", "/v1/events/s3", data=b"{not json",
+                                              token=fn["token"]), 403)

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 import pytest
 
 from core.errors import CannotRun, Unavailable
+from core.store import JobStore
 from tests.fixtures.signals import wait_status
+from workers.leases import HOST
+from workers.worker import Worker
 
 
 class Failing:
@@ -116,3 +120,43 @@ async def test_an_output_whose_name_is_not_utf8_fails_the_job_and_keeps_the_log(
     job = await (await local_api.request(
         "GET", f"/v1/jobs/{response.headers['Sluice-Job-Id']}")).json()
     assert job["attempts"] == 1 and job["outputs"] == []
+
+
+async def test_an_outcome_that_cannot_be_recorded_is_recorded_as_an_error(local_api,
+                                                                        local_worker):
+    store = local_worker.context.store
+    finish, refused = store.finish, []
+
+    def refusing_once(job, owner, outcome, now):
+        if not refused:
+            refused.append(outcome)
+            raise RuntimeError("the database refused the outcome's bytes")
+        return finish(job, owner, outcome, now)
+    store.finish = refusing_once
+    job = await finished(local_api, await invoke(local_api))
+    assert (job["status"], job["reason"], job["attempts"]) == ("failed", "error", 1)
+    assert "incident" in job["error"] and refused[0].exit_code == 0
+
+
+async def test_a_job_whose_attempts_keep_dying_with_their_workers_ends(
+        local_gateway, local_settings, local_bus, memory_objects):
+    """Each attempt's worker died (a function that kills it, say): past the last attempt
+    the job fails instead of running once more, and for ever."""
+    job_id = await invoke(local_gateway)
+    store = JobStore(local_settings.database_url)
+    try:
+        dead = f"{HOST}/999999999/gone"
+        store.claim(job_id, dead, time.time())
+        for _ in range(local_settings.worker.retry.max_attempts - 1):
+            store.claim(job_id, dead, time.time(), take_over_from=dead)
+    finally:
+        store.close()
+    worker = Worker(local_settings, *local_bus, objects=memory_objects)
+    worker.start()
+    try:
+        job = await finished(local_gateway, job_id)
+    finally:
+        worker.stop()
+    attempts = local_settings.worker.retry.max_attempts
+    assert (job["status"], job["reason"], job["attempts"]) == ("failed", "error", attempts + 1)
+    assert job["error"].startswith(f"gave up after {attempts} attempts")

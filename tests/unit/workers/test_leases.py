@@ -1,7 +1,6 @@
 import os
 import time
 
-import pytest
 
 from core.ids import new_id
 from core.jobs import Job, JobStatus, Trigger
@@ -20,8 +19,7 @@ def test_a_lease_taken_before_the_claim_is_not_lost_by_a_heartbeat(store):
     lease = leases.hold(job.id)
     leases.renew()
     assert not lease.lost
-    store.claim(job.id, "me", time.time())
-    lease.claimed = True
+    lease.claim(store.claim(job.id, "me", time.time()).attempts)
     leases.renew()
     assert not lease.lost
 
@@ -30,13 +28,26 @@ def test_a_cancelled_job_is_lost_and_its_process_stopped(store):
     leases = Leases(store, "me", interval=60, lease=20)
     job = queued_job(store)
     lease = leases.hold(job.id)
-    store.claim(job.id, "me", time.time())
-    lease.claimed = True
+    lease.claim(store.claim(job.id, "me", time.time()).attempts)
     stopped = []
     lease.on_lost = lambda: stopped.append(job.id)
     store.cancel(job.id, time.time())
     leases.renew()
     assert lease.lost and stopped == [job.id]
+
+
+def test_an_attempt_taken_over_is_lost_to_the_attempt_before_even_in_one_process(store):
+    """A message delivered again to the same worker process runs a new attempt: the
+    earlier one's heartbeat must fail, though the owner is the same process."""
+    leases = Leases(store, "me", interval=60, lease=20)
+    job = queued_job(store)
+    first = store.claim(job.id, "me", time.time())
+    second = store.claim(job.id, "me", time.time(), take_over_from="me")
+    lease = leases.hold(job.id)
+    lease.claim(first.attempts)
+    leases.renew()
+    assert lease.lost and second.attempts == 2
+    assert store.heartbeat(job.id, "me", second.attempts, time.time())
 
 
 def test_one_process_holds_a_job_once(store):
