@@ -25,18 +25,10 @@ jobs = sa.table("jobs", *(sa.column(c) for c in (
     "created_at", "bytes_in", "bytes_out", "depth")), sa.column("spec", sa.JSON))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = JobStore(url)
+@pytest.fixture
+def empty_store(database_url):
+    store = JobStore(database_url)
     yield store
-    if request.param == "postgresql":
-        with store.engine.begin() as c:
-            c.exec_driver_sql("DROP TABLE IF EXISTS jobs, functions, function_revisions, "
-                              "blobs, alembic_version")
     store.close()
 
 

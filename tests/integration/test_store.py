@@ -12,19 +12,12 @@ from core.jobs import Job, JobStatus, Outcome, OutputObject, Trigger
 from core.store import JobStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = JobStore(url)
+@pytest.fixture
+def store(database_url):
+    """On SQLite and PostgreSQL, migrated."""
+    store = JobStore(database_url)
     store.migrate()
     yield store
-    if request.param == "postgresql":
-        with store.engine.begin() as c:
-            c.exec_driver_sql("DELETE FROM jobs; DELETE FROM functions; "
-                              "DELETE FROM function_revisions; DELETE FROM blobs")
     store.close()
 
 
