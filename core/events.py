@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
+import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +18,10 @@ from core.objects import normalize_etag
 
 # User metadata Sluice writes on every output: how many functions made it, in a row.
 DEPTH_HEADER = "X-Amz-Meta-Sluice-Depth"
+_DEPTH = re.compile(r"^[0-9]{1,6}$")
+MAX_SIZE = 2**63
+MAX_VERSION = 255
+MAX_IDEMPOTENCY_KEY = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +43,12 @@ class ObjectEvent:
         return self.version or self.etag or ""
 
     def idempotency_key(self, function: str) -> str:
-        """One job per function per object version, whichever source saw it first."""
-        return f"{function}:s3:{self.bucket}/{self.key}#{self.version_tag}"
+        """One job per function per object version, whichever source saw it first. A long
+        key is hashed, so that every key fits the store's column."""
+        key = f"{function}:s3:{self.bucket}/{self.key}#{self.version_tag}"
+        if len(key) <= MAX_IDEMPOTENCY_KEY:
+            return key
+        return f"{function}:s3:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
     def to_dict(self) -> dict[str, Any]:
         """The event as a function sees it in `EVENT`."""
@@ -74,13 +84,15 @@ def parse_s3_notification(document: Any) -> list[ObjectEvent]:
             raise Invalid(f"{where} must have s3.bucket.name and s3.object.key",
                           errors=[{"path": f"{where}.s3", "message": "bucket name and object "
                                                                      "key required"}])
-        size = obj.get("size")
-        metadata = obj.get("userMetadata")
+        metadata, version = obj.get("userMetadata"), obj.get("versionId")
+        if version is not None and (not isinstance(version, str) or len(version) > MAX_VERSION):
+            raise Invalid(f"{where}.s3.object.versionId must be a string of at most "
+                          f"{MAX_VERSION} characters", errors=[{
+                              "path": f"{where}.s3.object.versionId", "message": "bad version"}])
         events.append(ObjectEvent(
             bucket=bucket["name"], key=urllib.parse.unquote_plus(obj["key"]),
             etag=normalize_etag(obj.get("eTag") or obj.get("etag")),
-            version=obj.get("versionId") or None,
-            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+            version=version or None, size=_size(obj.get("size")),
             source="s3", raw=record,
             # MinIO sends user metadata (AWS does not): with it the depth needs no lookup.
             depth=parse_depth(metadata.get(DEPTH_HEADER)) if isinstance(metadata, Mapping)
@@ -107,7 +119,6 @@ def parse_seaweedfs_webhook(document: Any, buckets_dir: str = "/buckets") -> Obj
         return None
     attributes = entry.get("attributes") if isinstance(entry.get("attributes"), Mapping) else {}
     extended = entry.get("extended") if isinstance(entry.get("extended"), Mapping) else {}
-    size = attributes.get("file_size")
     depth = extended.get(DEPTH_HEADER)
     try:
         depth = base64.b64decode(depth).decode() if isinstance(depth, str) else None
@@ -115,13 +126,21 @@ def parse_seaweedfs_webhook(document: Any, buckets_dir: str = "/buckets") -> Obj
         depth = None
     return ObjectEvent(
         bucket=bucket, key=key, etag=_seaweed_etag(extended, attributes),
-        size=size if isinstance(size, int) else None, source="seaweedfs", raw=document,
+        size=_size(attributes.get("file_size")), source="seaweedfs", raw=document,
         depth=parse_depth(depth))
 
 
 def parse_depth(value: Any) -> int:
-    """The chain depth Sluice wrote on an object; objects from anyone else are depth 0."""
-    return int(value) if isinstance(value, str) and value.isdigit() else 0
+    """The chain depth Sluice wrote on an object; objects from anyone else, or with a depth
+    that is not a few plain digits, are depth 0."""
+    return int(value) if isinstance(value, str) and _DEPTH.match(value) else 0
+
+
+def _size(value: Any) -> int | None:
+    """An object's size as a source gave it, if it is one an object can have."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_SIZE:
+        return value
+    return None
 
 
 def _seaweed_etag(extended: Mapping, attributes: Mapping) -> str | None:

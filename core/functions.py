@@ -15,7 +15,6 @@ from core.placement import Placement, parse_placement
 from core.triggers import InputSpec, OutputSpec, overlaps, parse_inputs, parse_output
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("sync", "async")
@@ -180,6 +179,7 @@ def _program(spec: Mapping, bad: Bad) -> dict[str, Any]:
         if not isinstance(command, list) or not command \
                 or not all(isinstance(a, str) for a in command):
             bad("command", "must be a non-empty list of strings")
+            command = None
     if script is not None and not isinstance(script, str):
         bad("script", "must be a string")
     if image is not None and (not isinstance(image, str) or not image.strip()):
@@ -223,8 +223,8 @@ def _limits(spec: Mapping, bad: Bad) -> dict[str, Any]:
 
 
 def _triggers(spec: Mapping, bad: Bad) -> dict[str, Any]:
-    return {"input": parse_inputs(spec.get("input"), bad, BUCKET),
-            "output": parse_output(spec.get("output"), bad, BUCKET),
+    return {"input": parse_inputs(spec.get("input"), bad),
+            "output": parse_output(spec.get("output"), bad),
             "guard_depth": _guard(spec.get("guard"), bad)}
 
 

@@ -22,9 +22,18 @@ from core.settings import S3Settings
 _MISSING = ("NoSuchKey", "NoSuchBucket", "NoSuchObject")
 
 
+MAX_ETAG = 128
+
+
 def normalize_etag(etag: Any) -> str | None:
-    """An ETag as Sluice compares them: unquoted, lowercase; None when there is none."""
-    return etag.strip('"').lower() if isinstance(etag, str) and etag.strip('"') else None
+    """An ETag as Sluice compares them: unquoted, lowercase; None when there is none, or
+    when what stands for one is no ETag (over 128 characters, or not visible ASCII)."""
+    if not isinstance(etag, str):
+        return None
+    etag = etag.strip('"').lower()
+    if not etag or len(etag) > MAX_ETAG or not all("!" <= c <= "~" for c in etag):
+        return None
+    return etag
 
 
 @dataclasses.dataclass(frozen=True)

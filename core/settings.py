@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core import config
 from core.errors import Invalid
+from core.keys import bucket_problem
 
 
 class Secret:
@@ -222,6 +223,10 @@ class Settings:
         )
         values.update(overrides)
         sources.check_known(read | READ_BY_THE_COMMANDS)
+        for name, bucket in (("S3_BUCKET", values["s3"].bucket),
+                             ("S3_SYSTEM_BUCKET", values["s3"].system_bucket)):
+            if bucket_problem(bucket):
+                raise Invalid(f"SLUICE_{name} {bucket_problem(bucket)}, not {bucket!r}")
         return cls(**values)
 
 

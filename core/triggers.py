@@ -8,9 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from core.keys import prefix_problem
-
-BUCKET_RULE = "must be an S3 bucket name: 3 to 63 lowercase letters, digits, '.' or '-'"
+from core.keys import bucket_problem, prefix_problem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +46,7 @@ def overlaps(inputs: tuple[InputSpec, ...], output: OutputSpec) -> bool:
                for i in inputs)
 
 
-def parse_inputs(value: Any, bad, bucket_pattern) -> tuple[InputSpec, ...] | None:
+def parse_inputs(value: Any, bad) -> tuple[InputSpec, ...] | None:
     """None when omitted (the conventions apply); otherwise every entry validated."""
     if value is None:
         return None
@@ -67,8 +65,8 @@ def parse_inputs(value: Any, bad, bucket_pattern) -> tuple[InputSpec, ...] | Non
             if key not in ("bucket", "prefix", "suffix", "scan_interval"):
                 bad(f"{where}.{key}", "unknown field")
         bucket = entry.get("bucket")
-        if bucket is not None and (not isinstance(bucket, str) or not bucket_pattern.match(bucket)):
-            bad(f"{where}.bucket", BUCKET_RULE)
+        if bucket is not None and bucket_problem(bucket):
+            bad(f"{where}.bucket", bucket_problem(bucket))
         prefix = entry.get("prefix") or ""
         if isinstance(prefix, str):
             prefix = prefix.lstrip("/")
@@ -92,15 +90,15 @@ def parse_inputs(value: Any, bad, bucket_pattern) -> tuple[InputSpec, ...] | Non
     return tuple(inputs)
 
 
-def parse_output(value: Any, bad, bucket_pattern) -> OutputSpec | None:
+def parse_output(value: Any, bad) -> OutputSpec | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
         bad("output", "must be an object with bucket and prefix")
         return None
     bucket, prefix = value.get("bucket"), value.get("prefix") or ""
-    if bucket is not None and (not isinstance(bucket, str) or not bucket_pattern.match(bucket)):
-        bad("output.bucket", BUCKET_RULE)
+    if bucket is not None and bucket_problem(bucket):
+        bad("output.bucket", bucket_problem(bucket))
     if isinstance(prefix, str):
         prefix = prefix.strip("/")
     problem = prefix_problem(prefix)

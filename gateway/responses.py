@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.parse
 import zipfile
 from collections.abc import AsyncIterator
 
@@ -71,5 +72,9 @@ async def finished(service: Service, job: Job) -> web.Response:
 
 
 def _attachment(name: str) -> str:
-    basename = name.rsplit("/", 1)[-1].replace('"', "")
-    return f'attachment; filename="{basename}"'
+    """Content-Disposition for an output (RFC 6266): a plain ASCII name for every client,
+    and the name itself for those that read `filename*`; nothing that could end a header."""
+    basename = name.rsplit("/", 1)[-1]
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in basename)
+    encoded = urllib.parse.quote(basename, safe="", errors="replace")
+    return f"attachment; filename=\"{plain or 'output'}\"; filename*=UTF-8''{encoded}"

@@ -8,15 +8,15 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from core.functions import BUCKET
+from core.keys import bucket_problem
 from sluice.client import Client, ClientError
 
 
 def _split(location: str) -> tuple[str, str]:
     bucket, _, key = location.strip("/").partition("/")
-    if not BUCKET.match(bucket):
-        raise ClientError(f"{location!r} must be BUCKET/KEY with a bucket name of 3 to 63 "
-                          f"lowercase letters, digits, '.' or '-'")
+    problem = bucket_problem(bucket)
+    if problem:
+        raise ClientError(f"{location!r} must be BUCKET/KEY; its bucket name {problem}")
     return bucket, key
 
 

@@ -66,16 +66,14 @@ def _wait_for_signal() -> None:
 
 
 def gateway(args) -> None:
-    from aiohttp import web
-
+    from gateway import serving
     from gateway.app import create_app
     configure_logging()
     settings = Settings.from_env(**({"port": args.port} if args.port else {}))
     if settings.admin_token is None:
         log.warning("no admin token: set SLUICE_ADMIN_TOKEN; only function tokens will work")
     if not args.in_process:
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                    access_log=None)
+        serving.run(create_app(settings), settings.host, settings.port)
         return
     from broker.events import LocalEvents
     from broker.setup import in_process_broker
@@ -89,8 +87,8 @@ def gateway(args) -> None:
     # The in-process queue starts empty: what the store holds unfinished is run again.
     workers.sweeper.requeue_unfinished()
     try:
-        web.run_app(create_app(settings, broker=broker, events=events), host=settings.host,
-                    port=settings.port, print=None, access_log=None)
+        serving.run(create_app(settings, broker=broker, events=events), settings.host,
+                    settings.port)
     finally:
         listener.stop()
         workers.stop()

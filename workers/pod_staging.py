@@ -149,7 +149,7 @@ def stage_out(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> dic
     Outputs whose names cannot be object keys are not uploaded, and the result says why."""
     exit_code = wait_for_function(root)
     dirs = Workdir.at(root)
-    files, problem = checked_outputs(dirs.output_dir)
+    files, problem = checked_outputs(dirs.output_dir, plan.output_prefix)
     outputs = upload_outputs(files, plan.output_bucket, plan.output_prefix, plan.metadata,
                              objects)
     stdout_size = dirs.stdout.stat().st_size if dirs.stdout.exists() else 0

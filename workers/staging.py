@@ -38,9 +38,10 @@ class LocalStaging:
         """Upload every output file and keep stdout and stderr. Outputs whose names cannot
         be object keys fail the attempt, and none is uploaded; the logs are kept still."""
         job, fn, dirs = attempt.job, attempt.function, attempt.workdir
-        files, problem = checked_outputs(dirs.output_dir)
-        outputs = upload_outputs(files, fn.output.bucket, output_prefix(job, fn),
-                                 output_metadata(job), self.objects)
+        prefix = output_prefix(job, fn)
+        files, problem = checked_outputs(dirs.output_dir, prefix)
+        outputs = upload_outputs(files, fn.output.bucket, prefix, output_metadata(job),
+                                 self.objects)
         reason, error = (execution.reason, execution.error) if problem is None \
             else (Reason.ERROR, problem)
         logs = keep_logs(self.blobs, job.id, dirs.stdout.read_bytes(),
@@ -64,11 +65,13 @@ def keep_logs(blobs: Blobs, job_id: str, stdout: bytes, stderr: bytes, error: st
     return Outcome(stdout_ref=stdout_ref, stderr_ref=stderr_ref, inline_blobs=inline | inline_err)
 
 
-def checked_outputs(output_dir: Path) -> tuple[list[tuple[str, Path]], str | None]:
-    """The output files to upload, and why there are none: a name among them that cannot
-    be an object key fails the attempt, and then none is uploaded."""
+def checked_outputs(output_dir: Path, key_prefix: str
+                    ) -> tuple[list[tuple[str, Path]], str | None]:
+    """The output files to upload under `key_prefix`, and why there are none: a name among
+    them that cannot be an object key fails the attempt, and then none is uploaded."""
     files = output_files(output_dir)
-    problem = next(filter(None, (output_name_problem(name) for name, _ in files)), None)
+    problem = next(filter(None, (output_name_problem(name, key_prefix)
+                                 for name, _ in files)), None)
     return (files, None) if problem is None else ([], f"{problem}; no output was uploaded")
 
 

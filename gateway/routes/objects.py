@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.errors import Invalid
-from core.functions import BUCKET
+from core.keys import check_bucket
 from gateway import responses
 from gateway.auth import caller
 from gateway.keys import SERVICE, SETTINGS
@@ -15,10 +14,7 @@ routes = web.RouteTableDef()
 
 
 def _bucket(request: web.Request) -> str:
-    bucket = request.match_info["bucket"]
-    if not BUCKET.match(bucket):
-        raise Invalid(f"{bucket!r} is not a bucket name")
-    return bucket
+    return check_bucket(request.match_info["bucket"])
 
 
 @routes.get("/v1/objects/{bucket}")

@@ -71,6 +71,13 @@ async def test_an_invalid_document_in_yaml_names_functions_by_key(local_gateway)
     (b"[" * 100_000, "application/json"),
     (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "application/json"),
     (b"[" * 20_000, "application/yaml"),
+    (b'{"command": ["true"], "cpu": NaN}', "application/json"),
+    (b'{"command": ["true"], "timeout": Infinity}', "application/json"),
+    (b'{"command": ["true"], "command": ["false"]}', "application/json"),
+    (b"command: [\"true\"]\ncommand: [\"false\"]\n", "application/yaml"),
+    (b'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+     b"c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n",
+     "application/yaml"),
 ])
 async def test_an_unparseable_body_is_400(local_gateway, data, content_type):
     await problem(await local_gateway.request("POST", "/v1/functions", data=data,
@@ -100,6 +107,18 @@ async def test_creating_an_existing_function_is_409(local_gateway):
 ])
 async def test_unknown_things_are_404(local_gateway, method, path):
     await problem(await local_gateway.request(method, path), 404)
+
+
+async def test_a_chunked_spec_over_its_limit_is_413(local_gateway):
+    """A spec may be 1 MiB, whether its length is given or it comes in chunks."""
+    async def chunks():
+        yield b'{"command": ["true"], "description": "'
+        for _ in range(48):
+            yield b"x" * 65536
+        yield b'"}'
+    await problem(await local_gateway.request("PUT", "/v1/functions/huge", data=chunks(),
+                                              headers={"Content-Type": "application/json"}),
+                  413)
 
 
 async def test_a_body_over_the_limit_is_413(local_gateway, local_settings):
@@ -175,3 +194,59 @@ async def test_a_caller_who_may_not_is_refused_before_the_body_is_read(local_gat
                                               token=fn["token"]), 403)
     await problem(await local_gateway.request("POST", "/v1/events/s3", data=b"{not json",
                                               token=fn["token"]), 403)
+
+
+@pytest.mark.parametrize("bucket", ["a..b", "a.-b", "a-.b", "192.168.1.1", "xn--abc",
+                                    "ends-s3alias", "UPPER", "ab"])
+async def test_bucket_names_the_s3_rules_refuse_are_422_everywhere(local_gateway, bucket):
+    body = await problem(await local_gateway.request("PUT", "/v1/functions/buckets", json={
+        **GOOD, "input": [{"bucket": bucket}], "output": {"bucket": bucket}}), 422)
+    assert {e["path"] for e in body["errors"]} == {"input.0.bucket", "output.bucket"}
+    oscar = {"name": "svc", "image": "alpine:3", "script": "true",
+             "input": [{"storage_provider": "minio.default", "path": f"{bucket}/in"}]}
+    await problem(await local_gateway.request("POST", "/system/services", json=oscar), 422)
+    for method, path in (("GET", f"/v1/objects/{bucket}"), ("PUT", f"/v1/objects/{bucket}/k"),
+                         ("GET", f"/v1/objects/{bucket}/k")):
+        await problem(await local_gateway.request(method, path, data=b"x"), 422)
+
+
+@pytest.mark.parametrize("spec, path", [
+    ({"output": {"prefix": "x" * 5000}}, "output.prefix"),
+    ({"input": [{"prefix": "..\\..\\x"}]}, "input.0.prefix"),
+], ids=["long prefix", "backslashes"])
+async def test_prefixes_no_key_could_follow_are_422(local_gateway, spec, path):
+    body = await problem(await local_gateway.request("PUT", "/v1/functions/prefixed",
+                                                     json={**GOOD, **spec}), 422)
+    assert [e["path"] for e in body["errors"]] == [path]
+
+
+@pytest.mark.parametrize("yaml_spec, path", [
+    (b"command: [\"true\"]\ncpu: .nan\n", "cpu"),
+    (b"command: [\"true\"]\ntimeout: .inf\n", "timeout"),
+    (b"command: [\"true\"]\ninput: [{bucket: in-b, scan_interval: .nan}]\n",
+     "input.0.scan_interval"),
+])
+async def test_numbers_that_are_not_finite_are_422(local_gateway, yaml_spec, path):
+    body = await problem(await local_gateway.request(
+        "PUT", "/v1/functions/finite", data=yaml_spec,
+        headers={"Content-Type": "application/yaml"}), 422)
+    assert [e["path"] for e in body["errors"]] == [path]
+
+
+async def test_a_key_with_backslashes_is_refused(local_gateway):
+    await local_gateway.deploy("watcher", command=["true"], input=[{"bucket": "watched"}])
+    record = {"eventName": "ObjectCreated:Put",
+              "s3": {"bucket": {"name": "watched"}, "object": {"key": "..\\..\\x"}}}
+    await problem(await local_gateway.request("POST", "/v1/events/s3",
+                                              json={"Records": [record]}), 422)
+    await problem(await local_gateway.request("PUT", "/v1/objects/watched/a%5Cb", data=b"x"),
+                  422)
+
+
+@pytest.mark.parametrize("version", [{"id": 1}, ["v"], 12, "v" * 300])
+async def test_a_version_that_is_not_a_short_string_is_422(local_gateway, version):
+    record = {"eventName": "ObjectCreated:Put",
+              "s3": {"bucket": {"name": "watched"},
+                     "object": {"key": "in/a.txt", "eTag": "00", "versionId": version}}}
+    await problem(await local_gateway.request("POST", "/v1/events/s3",
+                                              json={"Records": [record]}), 422)
