@@ -5,7 +5,9 @@ prints, with ratios to the floors:
   - fork+exec of /bin/true;
   - one RabbitMQ publish -> consume round trip;
   - a bare Dramatiq actor running /bin/true: sequential send -> reply, and throughput;
-  - Sluice: sync no-op invocation p50/p90/p99 over N sequential calls, async throughput.
+  - Sluice: sync no-op invocation p50/p90/p99 over N sequential calls, async throughput;
+  - the sync figures again on a stack whose functions run unconfined (as the worker's
+    user, without bubblewrap): what the sandbox costs per invocation.
 
 Usage: .venv/bin/python -m bench.invoke [--calls 500] [--jobs 2000] [--workers 2]
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,24 +111,39 @@ def bare_dramatiq(n_sequential: int, n_throughput: int) -> tuple[dict, float]:
         connection.close()
 
 
+async def sync_samples(http: aiohttp.ClientSession, calls: int) -> list[float]:
+    """Sequential synchronous invocations of a no-op, after a warm-up."""
+    async with http.put("/v1/functions/noop", json={"command": ["/bin/true"]}) as response:
+        assert response.status in (200, 201), await response.text()
+    for _ in range(20):
+        async with http.post("/v1/functions/noop/invocations") as response:
+            await response.read()
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        async with http.post("/v1/functions/noop/invocations") as response:
+            await response.read()
+            assert response.status == 200, response.status
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def session(stack: Stack) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(stack.url, headers={"Authorization": f"Bearer {stack.token}"},
+                                 connector=aiohttp.TCPConnector(limit=64))
+
+
+async def sync_figures(stack: Stack, calls: int) -> dict:
+    async with session(stack) as http:
+        return percentiles(await sync_samples(http, calls))
+
+
 async def sluice_figures(stack: Stack, calls: int, jobs: int) -> tuple[dict, float]:
-    headers = {"Authorization": f"Bearer {stack.token}"}
-    connector = aiohttp.TCPConnector(limit=64)
-    async with aiohttp.ClientSession(stack.url, headers=headers, connector=connector) as http:
-        for name, mode in (("noop", "sync"), ("noop-async", "async")):
-            async with http.put(f"/v1/functions/{name}",
-                                json={"command": ["/bin/true"], "mode": mode}) as response:
-                assert response.status in (200, 201), await response.text()
-        for _ in range(20):
-            async with http.post("/v1/functions/noop/invocations") as response:
-                await response.read()
-        samples = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            async with http.post("/v1/functions/noop/invocations") as response:
-                await response.read()
-                assert response.status == 200, response.status
-            samples.append(time.perf_counter() - started)
+    async with session(stack) as http:
+        async with http.put("/v1/functions/noop-async",
+                            json={"command": ["/bin/true"], "mode": "async"}) as response:
+            assert response.status in (200, 201), await response.text()
+        samples = await sync_samples(http, calls)
 
         started = time.time()
         semaphore = asyncio.Semaphore(64)
@@ -170,20 +188,27 @@ def main() -> None:
     bare, bare_rate = bare_dramatiq(args.calls, args.jobs)
     with Stack(args.workers) as stack:
         sync, rate = asyncio.run(sluice_figures(stack, args.calls, args.jobs))
+    with Stack(args.workers, SLUICE_SANDBOX="none", SLUICE_RUN_AS="") as plain:
+        unsandboxed = asyncio.run(sync_figures(plain, args.calls))
     figures = {"fork_exec_ms": floor, "rabbitmq_round_trip_ms": queue,
                "bare_dramatiq_ms": bare, "bare_dramatiq_jobs_per_s": bare_rate,
-               "sluice_sync_ms": sync, "sluice_async_jobs_per_s": rate,
-               "sluice_up_ready_s": stack.ready_seconds}
+               "sluice_sync_ms": sync, "sluice_sync_unconfined_ms": unsandboxed,
+               "sluice_async_jobs_per_s": rate, "sluice_up_ready_s": stack.ready_seconds}
     print(f"{'':34}{'p50':>9}{'p90':>9}{'p99':>9}")
     for label, row in (("fork+exec /bin/true", floor), ("RabbitMQ publish->consume", queue),
                        ("bare Dramatiq actor, send->reply", bare),
-                       ("Sluice sync no-op invocation", sync)):
+                       ("Sluice sync no-op invocation", sync),
+                       ("  the same, unconfined", unsandboxed)):
         print(f"{label:34}" + "".join(f"{row[q]:8.2f}m" for q in ("p50", "p90", "p99")))
     print(f"\nthroughput: bare Dramatiq {bare_rate:.0f} jobs/s, Sluice async {rate:.0f} jobs/s "
           f"({rate / bare_rate:.2f}x of bare)")
     print(f"sync p50: {sync['p50'] / bare['p50']:.1f}x bare Dramatiq, "
           f"{sync['p50'] / floor['p50']:.1f}x fork+exec, "
           f"{sync['p50'] / queue['p50']:.1f}x a RabbitMQ round trip")
+    sandbox = "bubblewrap" if shutil.which("bwrap") else "no bubblewrap installed"
+    print(f"sandbox ({sandbox}, own user, limits): sync p50 "
+          f"{sync['p50'] - unsandboxed['p50']:+.2f} ms per invocation against functions "
+          "run unconfined")
     print(f"sluice up ready in {stack.ready_seconds:.1f} s")
     print(json.dumps(figures))
 

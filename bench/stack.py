@@ -32,13 +32,14 @@ def require_rabbitmq() -> None:
 class Stack:
     """`sluice up` in a temporary directory, on free ports."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, **settings: str):
+        """`settings`: SLUICE_* variables for this stack."""
         self.dir = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
         self.port = free_port_block(1)
         self.env = dict(os.environ, SLUICE_DATA_DIR=str(self.dir), SLUICE_PORT=str(self.port),
                         SLUICE_S3_PORT=str(free_port_block(5, also_plus=10000)),
                         SLUICE_QUEUE=f"sluice-bench-{secrets.token_hex(4)}",
-                        SLUICE_LOG_LEVEL="WARNING")
+                        SLUICE_LOG_LEVEL="WARNING", **settings)
         self.workers = workers
 
     def __enter__(self) -> Stack:

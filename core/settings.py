@@ -36,6 +36,7 @@ class Secret:
 
 
 EXECUTORS = ("process", "container", "kubernetes")
+SANDBOXES = ("auto", "bwrap", "none")
 PULL_POLICIES = ("never", "if-not-present", "always")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
@@ -87,6 +88,18 @@ class RetrySettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class ProcessSettings:
+    """How the process executor confines a function: as `run_as` (when the worker is root;
+    None: as the worker), in a bubblewrap sandbox (`auto`: when installed), with at most
+    `max_processes` processes of that user and files of at most `max_file_size` bytes."""
+
+    run_as: str | None = "sluice-fn"
+    sandbox: str = "auto"
+    max_processes: int = 2048
+    max_file_size: int = 16 * 1024**3
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkerSettings:
     threads: int = 8
     heartbeat_seconds: float = 5.0
@@ -97,6 +110,9 @@ class WorkerSettings:
     container_host: str | None = None
     pull_policy: str = "if-not-present"
     shutdown_seconds: float = 30.0
+    work_dir: Path = Path("/tmp/sluice-work")
+    """Where the attempts' scratch directories are: never under the data directory."""
+    process: ProcessSettings = dataclasses.field(default_factory=ProcessSettings)
     retry: RetrySettings = dataclasses.field(default_factory=RetrySettings)
     kubernetes: KubernetesSettings = dataclasses.field(default_factory=KubernetesSettings)
 
@@ -153,6 +169,10 @@ class Settings:
                 raise Invalid(f"SLUICE_{name} must be a finite number, not negative")
             return value
 
+        def size(name: str, default: int) -> int:
+            raw = get(name)
+            return parse_size(raw, name=f"SLUICE_{name}") if raw else default
+
         def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
             value = get(name, default)
             if value not in choices:
@@ -204,6 +224,16 @@ class Settings:
                 container_host=get("CONTAINER_HOST", env.get("DOCKER_HOST") or None),
                 pull_policy=choice("PULL_POLICY", WorkerSettings.pull_policy, PULL_POLICIES),
                 shutdown_seconds=number("WORKER_SHUTDOWN", WorkerSettings.shutdown_seconds),
+                work_dir=Path(get("WORK_DIR")
+                              or Path(env.get("TMPDIR") or "/tmp") / "sluice-work"),
+                process=ProcessSettings(
+                    run_as=None if env.get("SLUICE_RUN_AS") == ""
+                    else get("RUN_AS", ProcessSettings.run_as),
+                    sandbox=choice("SANDBOX", ProcessSettings.sandbox, SANDBOXES),
+                    max_processes=int(number("MAX_PROCESSES", ProcessSettings.max_processes,
+                                             int)),
+                    max_file_size=size("MAX_FILE_SIZE", ProcessSettings.max_file_size),
+                ),
                 retry=RetrySettings(
                     max_attempts=max(1, int(number("MAX_ATTEMPTS", RetrySettings.max_attempts,
                                                    int))),

@@ -26,10 +26,16 @@ apt_install() {
 }
 
 # GNU time reports a function's true peak memory (see workers/executors/process.py);
+# bubblewrap sandboxes functions and prlimit (util-linux) limits them
+# (workers/executors/sandbox.py), which run as the unprivileged user sluice-fn;
 # ImageMagick runs the example pipeline (examples/thumbnails.yaml).
 if [ "$(id -u)" = 0 ]; then
   [ -x /usr/bin/time ] || apt_install time
+  command -v bwrap >/dev/null || apt_install bubblewrap
+  command -v prlimit >/dev/null || apt_install util-linux
   command -v mogrify >/dev/null || apt_install imagemagick
+  id sluice-fn >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin sluice-fn
 fi
 
 if [ -z "${SLUICE_BROKER_URL:-}" ] && ! listening 5672; then

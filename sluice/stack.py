@@ -36,6 +36,8 @@ def up(args) -> int:
     configured = config.load().values
     data_dir = Path(args.data_dir or configured.get("SLUICE_DATA_DIR") or ".sluice").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Tokens, S3 keys and the job store: no function, nor any other user, may read them.
+    data_dir.chmod(0o700)
     port = args.port or _port(configured, "SLUICE_PORT", 8080)
     env = dict(os.environ, SLUICE_DATA_DIR=str(data_dir), SLUICE_PORT=str(port),
                SLUICE_HOST="127.0.0.1")

@@ -22,7 +22,7 @@ from jobs.finishing import Finisher
 from workers.executors.base import Attempt, Executor
 from workers.failures import TryAgain, decide, past_the_last, unexpected
 from workers.leases import Lease, Leases
-from workers.staging import keep_logs
+from workers.staging import captured, keep_logs
 from workers.workdir import Workdir
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class JobRunner:
         reason, so that the answer and `sluice logs` say why."""
         limit = self.blobs.inline_max
         try:
-            printed = [_head(path, limit) for path in (workdir.stdout, workdir.stderr)] \
+            printed = [captured(path, limit) for path in (workdir.stdout, workdir.stderr)] \
                 if workdir is not None else [b"", b""]
             logs = keep_logs(self.blobs, job.id, *printed, outcome.error)
         except (OSError, SluiceError):
@@ -141,11 +141,3 @@ class JobRunner:
             metrics.MESSAGES_DROPPED.labels("claimed-elsewhere").inc()
         return claimed
 
-
-def _head(path: Path, limit: int) -> bytes:
-    """The first `limit` bytes of a file, or nothing if there is none."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(limit)
-    except FileNotFoundError:
-        return b""

@@ -5,6 +5,7 @@ staging too."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import mimetypes
 import os
@@ -34,21 +35,33 @@ class LocalStaging:
             path.write_bytes(self.blobs.get(job.input_ref) if job.input_ref else b"")
         return path
 
-    def stage_out(self, attempt: Attempt, execution: Execution) -> Outcome:
-        """Upload every output file and keep stdout and stderr. Outputs whose names cannot
-        be object keys fail the attempt, and none is uploaded; the logs are kept still."""
+    def stage_out(self, attempt: Attempt, execution: Execution, owner: int | None = None
+                  ) -> Outcome:
+        """Upload every output file and keep stdout and stderr. Outputs that cannot be
+        uploaded (see `checked_outputs`) fail the attempt, and none is uploaded; the logs
+        are kept still."""
         job, fn, dirs = attempt.job, attempt.function, attempt.workdir
         prefix = output_prefix(job, fn)
-        files, problem = checked_outputs(dirs.output_dir, prefix)
+        files, problem = checked_outputs(dirs.output_dir, prefix, owner)
         outputs = upload_outputs(files, fn.output.bucket, prefix, output_metadata(job),
                                  self.objects)
         reason, error = (execution.reason, execution.error) if problem is None \
             else (Reason.ERROR, problem)
-        logs = keep_logs(self.blobs, job.id, dirs.stdout.read_bytes(),
-                         dirs.stderr.read_bytes(), error)
+        logs = keep_logs(self.blobs, job.id, captured(dirs.stdout), captured(dirs.stderr),
+                         error)
         return dataclasses.replace(logs, exit_code=execution.exit_code, reason=reason,
                                    error=error, cpu_seconds=execution.cpu_seconds,
                                    peak_memory=execution.peak_memory, outputs=outputs)
+
+
+def captured(path: Path, limit: int | None = None) -> bytes:
+    """What a function printed to `path` (at most `limit` bytes): nothing, if the function
+    removed the file, which lies in its own directory."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(limit if limit is not None else -1)
+    except FileNotFoundError:
+        return b""
 
 
 def keep_logs(blobs: Blobs, job_id: str, stdout: bytes, stderr: bytes, error: str | None,
@@ -65,20 +78,33 @@ def keep_logs(blobs: Blobs, job_id: str, stdout: bytes, stderr: bytes, error: st
     return Outcome(stdout_ref=stdout_ref, stderr_ref=stderr_ref, inline_blobs=inline | inline_err)
 
 
-def checked_outputs(output_dir: Path, key_prefix: str
+def checked_outputs(output_dir: Path, key_prefix: str, owner: int | None = None
                     ) -> tuple[list[tuple[str, Path]], str | None]:
-    """The output files to upload under `key_prefix`, and why there are none: a name among
-    them that cannot be an object key fails the attempt, and then none is uploaded."""
-    files = output_files(output_dir)
-    problem = next(filter(None, (output_name_problem(name, key_prefix)
-                                 for name, _ in files)), None)
-    return (files, None) if problem is None else ([], f"{problem}; no output was uploaded")
+    """The output files to upload under `key_prefix`, and why there are none. The attempt
+    fails, and none is uploaded, for a name that cannot be an object key, and for a file the
+    function did not make: a hard link to a file outside the output directory, or one not
+    `owner`'s (the function's user)."""
+    found = _regular_files(output_dir)
+    inodes = collections.Counter((info.st_dev, info.st_ino) for _, _, info in found)
+    for name, _path, info in found:
+        problem = output_name_problem(name, key_prefix)
+        if problem is None and info.st_nlink > inodes[(info.st_dev, info.st_ino)]:
+            problem = f"output {name!r} is a hard link to a file outside the output directory"
+        if problem is None and owner is not None and info.st_uid != owner:
+            problem = f"output {name!r} is not a file the function made"
+        if problem is not None:
+            return [], f"{problem}; no output was uploaded"
+    return [(name, path) for name, path, _ in found], None
 
 
 def output_files(output_dir: Path) -> list[tuple[str, Path]]:
     """Regular files under the output directory, by relative path. Symbolic links are not
     followed, the directory itself included: a function must not be able to publish the
     worker's own files."""
+    return [(name, path) for name, path, _ in _regular_files(output_dir)]
+
+
+def _regular_files(output_dir: Path) -> list[tuple[str, Path, os.stat_result]]:
     try:
         if not stat.S_ISDIR(os.lstat(output_dir).st_mode):
             return []
@@ -88,9 +114,10 @@ def output_files(output_dir: Path) -> list[tuple[str, Path]]:
     for dirpath, _dirnames, filenames in os.walk(output_dir, followlinks=False):
         for filename in filenames:
             path = Path(dirpath) / filename
-            if stat.S_ISREG(path.lstat().st_mode):
-                found.append((path.relative_to(output_dir).as_posix(), path))
-    return sorted(found)
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode):
+                found.append((path.relative_to(output_dir).as_posix(), path, info))
+    return sorted(found, key=lambda entry: entry[0])
 
 
 def upload_outputs(files: list[tuple[str, Path]], bucket: str, key_prefix: str,

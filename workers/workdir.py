@@ -28,12 +28,14 @@ class Workdir:
     output_dir: Path
     stdout: Path
     stderr: Path
+    rusage: Path
+    """Where GNU time reports what the function used."""
 
     @classmethod
     def at(cls, root: Path) -> Workdir:
         """The layout under `root`, on a worker or in a Kubernetes Job's pod."""
         return cls(root=root, input_dir=root / "input", output_dir=root / "output",
-                   stdout=root / "stdout", stderr=root / "stderr")
+                   stdout=root / "stdout", stderr=root / "stderr", rusage=root / "rusage")
 
     @classmethod
     def for_thread(cls, base: Path) -> Workdir:

@@ -4,6 +4,8 @@ worker threads, leases, the sweeper, and the discovery of new functions' queues.
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import dramatiq
 
@@ -17,6 +19,7 @@ from jobs.context import JobContext
 from workers.actors import declare_actors
 from workers.executors.base import Executor
 from workers.executors.process import ProcessExecutor
+from workers.executors.sandbox import Sandbox
 from workers.leases import Leases, new_owner
 from workers.running import JobRunner
 from workers.staging import LocalStaging
@@ -27,8 +30,16 @@ log = logging.getLogger(__name__)
 DISCOVERY_SECONDS = 0.5
 
 
+def _keep_private(data_dir: Path) -> None:
+    """The data directory holds the tokens, the S3 keys and the job store: only its owner
+    may enter it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if data_dir.stat().st_uid == os.geteuid():
+        data_dir.chmod(0o700)
+
+
 def build_executor(settings: WorkerSettings, objects: ObjectStore, blobs: Blobs,
-                   owner: str) -> Executor:
+                   owner: str, data_dir: Path) -> Executor:
     """The executor named by SLUICE_EXECUTOR; the Docker and Kubernetes clients are imported
     only by the workers that use them."""
     if settings.executor == "kubernetes":
@@ -43,7 +54,9 @@ def build_executor(settings: WorkerSettings, objects: ObjectStore, blobs: Blobs,
         executor = ContainerExecutor(settings.container_host, settings.pull_policy, staging)
         executor.remove_orphans()
         return executor
-    return ProcessExecutor(staging)
+    sandbox = Sandbox.configure(settings.process, data_dir)
+    log.info("functions run %s", sandbox.describe())
+    return ProcessExecutor(staging, sandbox)
 
 
 class Worker:
@@ -56,13 +69,16 @@ class Worker:
         self.context = JobContext.build(settings, broker=broker, events=events, objects=objects)
         self.leases = Leases(self.context.store, new_owner(), settings.worker.heartbeat_seconds,
                              settings.worker.lease_seconds)
+        try:
+            executor = build_executor(settings.worker, self.context.objects, self.context.blobs,
+                                      self.leases.owner, settings.data_dir)
+        except BaseException:
+            self.context.close()
+            raise
         self.runner = JobRunner(
             store=self.context.store, blobs=self.context.blobs, catalog=self.context.catalog,
-            finisher=self.context.finisher,
-            executor=build_executor(settings.worker, self.context.objects, self.context.blobs,
-                                    self.leases.owner),
-            leases=self.leases, workdir=settings.data_dir.resolve() / "work",
-            retry=settings.worker.retry)
+            finisher=self.context.finisher, executor=executor, leases=self.leases,
+            workdir=settings.worker.work_dir, retry=settings.worker.retry)
         self.sweeper = Sweeper(self.context.store, self.context.publisher, settings.worker)
         declare_actors(broker, self.runner, settings.queue)
         self.functions = functions
@@ -73,6 +89,7 @@ class Worker:
                                   self.discover_queues)
 
     def start(self) -> None:
+        _keep_private(self.settings.data_dir)
         self.context.prepare()
         remove_stale_workdirs(self.runner.workdir)
         self.leases.start()
@@ -98,5 +115,6 @@ class Worker:
         self.discovery.stop()
         self.sweeper.stop()
         self.worker.stop(timeout=int(self.settings.worker.shutdown_seconds * 1000))
+        self.runner.executor.close()
         self.leases.stop()
         self.context.close()

@@ -16,7 +16,7 @@ from gateway.app import create_app
 from tests.fixtures.rabbitmq import queue_depth
 from tests.fixtures.seaweed import s3_settings_for, start_seaweed
 from tests.fixtures.signals import counter, eventually, until, wait_status
-from tests.fixtures.stack import Api, delete_queues, start_worker
+from tests.fixtures.stack import Api, delete_queues, start_worker, unconfined
 
 
 @pytest.fixture
@@ -29,10 +29,12 @@ def own_seaweed(tmp_path):
 
 @pytest.fixture
 def outage_settings(settings, own_seaweed):
-    """Attempts every second or two, for longer than SeaweedFS takes to start."""
+    """Attempts every second or two, for longer than SeaweedFS takes to start; functions
+    that can see the test's files."""
     retry = RetrySettings(max_attempts=12, backoff_seconds=0.5, backoff_max_seconds=2)
-    return dataclasses.replace(settings, s3=s3_settings_for(own_seaweed),
-                               worker=dataclasses.replace(settings.worker, retry=retry))
+    return unconfined(dataclasses.replace(settings, s3=s3_settings_for(own_seaweed),
+                                          worker=dataclasses.replace(settings.worker,
+                                                                     retry=retry)))
 
 
 async def test_a_job_whose_object_store_stops_during_stage_out_succeeds_once_it_is_back(

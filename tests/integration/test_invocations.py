@@ -7,7 +7,7 @@ import zipfile
 import aiohttp
 
 from gateway import waiting
-from tests.fixtures.signals import running, until, wait_status
+from tests.fixtures.signals import processes, until, wait_status
 
 
 async def test_sync_invocation_answers_with_stdout(api):
@@ -141,18 +141,16 @@ async def test_jobs_are_listed_with_filters_and_a_cursor(api):
     assert [j["id"] for j in rest["jobs"]] == ids[:1]
 
 
-async def test_cancel_stops_a_running_job(api, tmp_path):
-    pid_file = tmp_path / "pid"
-    await api.deploy("long", script=f"echo $$ > {pid_file}; exec sleep 30", mode="async")
+async def test_cancel_stops_a_running_job(api):
+    marker = f"marker-{time.time():.6f}"
+    await api.deploy("long", script=f"sleep 30; : {marker}", mode="async")
     job = await (await api.request("POST", "/v1/functions/long/invocations")).json()
     await wait_status(api, job["id"], "running", timeout=10)
-    await until(lambda: pid_file.exists() and pid_file.read_text().strip(),
-                what="the function starting")
-    pid = int(pid_file.read_text())
+    await until(lambda: processes(marker), what="the function starting")
     cancelled = await (await api.request("POST", f"/v1/jobs/{job['id']}/cancel")).json()
     assert cancelled["status"] == "cancelled" and cancelled["reason"] == "cancelled"
     # The worker sees it at its next heartbeat and kills the function.
-    await until(lambda: not running(pid), timeout=10, what="the function being killed")
+    await until(lambda: not processes(marker), timeout=10, what="the function being killed")
     after = await (await api.request("GET", f"/v1/jobs/{job['id']}")).json()
     assert after["status"] == "cancelled" and after["reason"] == "cancelled"
 

@@ -68,8 +68,10 @@ def play(podman, sluice_image, s3_settings, objects, tmp_path):
         path = tmp_path / f"{job}.yaml"
         path.write_text(yaml.safe_dump(pod))
         played.append(path)
-        subprocess.run(["podman", "kube", "play", "--network", "host", path], env=podman.env,
-                       cwd=podman.directory, check=True, capture_output=True, timeout=120)
+        played_out = subprocess.run(["podman", "kube", "play", "--network", "host", path],
+                                    env=podman.env, cwd=podman.directory, capture_output=True,
+                                    timeout=120)
+        assert played_out.returncode == 0, played_out.stderr.decode()[-2000:]
         name = manifest["metadata"]["name"]
         if kill_function_after is not None:
             time.sleep(kill_function_after)

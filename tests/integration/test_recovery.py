@@ -13,7 +13,7 @@ from core.ids import new_id
 from core.jobs import Job, JobStatus, Trigger
 from core.store import JobStore
 from tests.fixtures.signals import counter, running, until, wait_status
-from tests.fixtures.stack import settings_env
+from tests.fixtures.stack import settings_env, unconfined
 
 
 async def test_redelivered_message_for_finished_job_is_dropped(api, settings, objects):
@@ -48,7 +48,7 @@ async def test_a_job_committed_but_never_published_is_run_by_the_sweeper(api, se
 
 async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_only, settings):
     api = gateway_only
-    env = settings_env(settings)
+    env = settings_env(unconfined(settings))
     command = [sys.executable, "-m", "sluice.cli", "worker"]
     first = subprocess.Popen(command, env=env, start_new_session=True)
     second = None

@@ -51,3 +51,6 @@ class Executor(Protocol):
     def start(self, attempt: Attempt) -> Running:
         """Stage the input in and start the function; raises `CannotRun` when this executor
         cannot run it at all."""
+
+    def close(self) -> None:
+        """Release what the executor holds, once the worker stops."""

@@ -53,6 +53,9 @@ class ContainerExecutor:
     def __repr__(self) -> str:
         return f"ContainerExecutor({self.client.api.base_url!r})"
 
+    def close(self) -> None:
+        self.client.close()
+
     def remove_orphans(self) -> int:
         """Remove the containers of workers on this host that are gone."""
         removed = 0

@@ -47,6 +47,9 @@ class KubernetesExecutor:
     def __repr__(self) -> str:
         return f"KubernetesExecutor(namespace={self.cluster.namespace!r})"
 
+    def close(self) -> None:
+        """Nothing is held: each attempt's Job is deleted, or expires after its TTL."""
+
     def start(self, attempt: Attempt) -> RunningJob:
         job, fn = attempt.job, attempt.function
         runnable.check_runnable(fn, self.name)

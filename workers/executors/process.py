@@ -1,11 +1,12 @@
-"""Runs a function as a local process in its own process group and session, staged on
-the worker's disk."""
+"""Runs a function as a local process in its own session, confined by the sandbox
+(`workers.executors.sandbox`): in the worker thread's standing sandbox when it can be had
+(`workers.executors.standing`), else confined by programs exec'd in turn. Staged on the
+worker's disk."""
 
 from __future__ import annotations
 
-import functools
+import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -17,23 +18,14 @@ from core.jobs import Outcome, Reason
 from workers.contract import environment
 from workers.executors.base import Attempt, Execution
 from workers.executors.deadlines import Deadlines
+from workers.executors.measure import measured, timed
+from workers.executors.sandbox import Sandbox
+from workers.executors.standing import LaunchedProcess, StandingSandbox
 from workers.staging import LocalStaging
+from workers.workdir import Workdir
 
+log = logging.getLogger(__name__)
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
-
-
-@functools.cache
-def gnu_time() -> str | None:
-    """GNU time, if installed. Linux keeps the high-water mark of the address space a process
-    had before `exec` in its `ru_maxrss`, so a function started by the worker would report the
-    worker's size. GNU time forks the function from its own small address space and writes the
-    function's true peak to a file."""
-    path = shutil.which("time", path="/usr/bin:/bin")
-    if path is None:
-        return None
-    probe = subprocess.run([path, "--version"], capture_output=True, text=True)
-    return path if "GNU" in probe.stdout + probe.stderr else None
-
 
 # Shared by every executor of the process: at most one timer thread, whatever the number of
 # executors (tests and benches make many).
@@ -43,52 +35,92 @@ _DEADLINES = Deadlines()
 class ProcessExecutor:
     name = "process"
 
-    def __init__(self, staging: LocalStaging):
-        self.staging = staging
+    def __init__(self, staging: LocalStaging, sandbox: Sandbox):
+        self.staging, self.sandbox = staging, sandbox
+        self._standing = threading.local()
+        self._all: list[StandingSandbox] = []
+        self._lock = threading.Lock()
+        self._can_stand = sandbox.bwrap is not None
 
     def start(self, attempt: Attempt) -> RunningAttempt:
         fn, dirs = attempt.function, attempt.workdir
         runnable.check_runnable(fn, self.name)
-        self.staging.stage_in(attempt)
+        self.sandbox.hand_over(dirs, self.staging.stage_in(attempt))
         base = {"PATH": BASE_PATH, "HOME": str(dirs.root), "LANG": "C.UTF-8",
                 "TMPDIR": str(dirs.root)}
-        process = RunningProcess(fn.argv(), environment(attempt.job, fn, dirs, base),
-                                 cwd=dirs.root, stdout=dirs.stdout, stderr=dirs.stderr,
-                                 timeout=fn.timeout, memory=fn.memory, gnu_time=gnu_time())
-        return RunningAttempt(self.staging, attempt, process)
+        env = environment(attempt.job, fn, dirs, base)
+        standing = None if fn.network else self._standing_for(dirs)
+        if standing is not None:
+            process = LaunchedProcess(standing, timed(fn.argv(), dirs.rusage), env,
+                                      stdout=dirs.stdout, stderr=dirs.stderr,
+                                      timeout=fn.timeout, memory=fn.memory,
+                                      deadlines=_DEADLINES)
+        else:
+            argv = self.sandbox.command(fn.argv(), dirs, network=fn.network, memory=fn.memory)
+            process = RunningProcess(timed(argv, dirs.rusage), env, cwd=dirs.root,
+                                     stdout=dirs.stdout, stderr=dirs.stderr,
+                                     timeout=fn.timeout, rusage=dirs.rusage)
+        return RunningAttempt(self, attempt, process)
+
+    def _standing_for(self, dirs: Workdir) -> StandingSandbox | None:
+        """This thread's standing sandbox for `dirs`, started if need be; None when none can
+        stand here (then each function gets a bubblewrap of its own)."""
+        if not self._can_stand:
+            return None
+        standing = getattr(self._standing, "sandbox", None)
+        if standing is not None and standing.usable_for(dirs):
+            return standing
+        if standing is not None:
+            self._forget(standing)
+        try:
+            standing = self._standing.sandbox = StandingSandbox(self.sandbox, dirs)
+        except OSError as exc:
+            log.warning("no standing sandbox (%s); each function gets a bubblewrap of its own",
+                        exc)
+            self._can_stand = False
+            return None
+        with self._lock:
+            self._all.append(standing)
+        return standing
+
+    def _forget(self, standing: StandingSandbox) -> None:
+        standing.destroy()
+        with self._lock:
+            self._all.remove(standing)
+
+    def close(self) -> None:
+        """Stop every standing sandbox (the worker is stopping)."""
+        with self._lock:
+            standing, self._all = self._all, []
+        for sandbox in standing:
+            sandbox.destroy()
 
 
 class RunningAttempt:
     """The attempt's process, then its stage-out."""
 
-    def __init__(self, staging: LocalStaging, attempt: Attempt, process: RunningProcess):
-        self.staging, self.attempt, self.process = staging, attempt, process
+    def __init__(self, executor: ProcessExecutor, attempt: Attempt,
+                 process: RunningProcess | LaunchedProcess):
+        self.executor, self.attempt, self.process = executor, attempt, process
 
     def kill(self, reason: Reason) -> None:
         self.process.kill(reason)
 
     def wait(self) -> Outcome:
-        return self.staging.stage_out(self.attempt, self.process.wait())
+        return self.executor.staging.stage_out(self.attempt, self.process.wait(),
+                                               owner=self.executor.sandbox.uid)
 
 
 class RunningProcess:
-    """One command in a session of its own, limited in time (and memory), measured by GNU
-    time when installed; everything it starts ends with it."""
+    """One command in a session of its own, limited in time; everything it starts ends
+    with it. `rusage` is where GNU time, if the command runs under it, reports."""
 
     def __init__(self, argv: list[str], env: Mapping[str, str], *, cwd: Path, stdout: Path,
-                 stderr: Path, timeout: float, memory: int | None = None,
-                 gnu_time: str | None = None):
+                 stderr: Path, timeout: float, rusage: Path):
         self.deadlines = _DEADLINES
         self._killed: Reason | None = None
         self._lock = threading.Lock()
-        self._command = argv[0]
-        if memory:
-            # Set before the function's exec, so nothing it starts escapes the limit.
-            argv = ["/bin/sh", "-c", f"ulimit -v {memory // 1024} && exec \"$@\"",
-                    "sluice-limit", *argv]
-        self._rusage = cwd / "rusage"
-        if gnu_time:
-            argv = [gnu_time, "-q", "-f", "%M", "-o", str(self._rusage), "--", *argv]
+        self._rusage = rusage
         with open(stdout, "wb") as out, open(stderr, "wb") as err:
             try:
                 self.proc = subprocess.Popen(
@@ -96,7 +128,7 @@ class RunningProcess:
                     stderr=err, start_new_session=True)
             except OSError as exc:
                 self.proc = None
-                self.start_error = f"cannot start {self._command!r}: {exc.strerror}"
+                self.start_error = f"cannot start {argv[0]!r}: {exc.strerror}"
                 return
         self._deadline = self.deadlines.add(timeout, lambda: self.kill(Reason.TIMEOUT))
 
@@ -116,24 +148,8 @@ class RunningProcess:
         self.deadlines.cancel(self._deadline)
         # Whatever the function left running in the background goes with it.
         _kill_group(self.proc.pid)
-        code = self.proc.returncode
-        exit_code = 128 - code if code < 0 else code
-        reason = self._killed or (Reason.ERROR if exit_code else None)
-        peak_kib, note = self._read_rusage()
-        return Execution(exit_code=exit_code, reason=reason,
-                         cpu_seconds=round(usage.ru_utime + usage.ru_stime, 6),
-                         peak_memory=(peak_kib or usage.ru_maxrss) * 1024, error=note)
-
-    def _read_rusage(self) -> tuple[int | None, str | None]:
-        """GNU time's report: the peak in KiB on the last line, after any complaint of its
-        own (such as a command it could not run)."""
-        try:
-            lines = self._rusage.read_text().strip().splitlines()
-        except OSError:
-            return None, None
-        peak = int(lines[-1]) if lines and lines[-1].isdigit() else None
-        notes = [line.partition(": ")[2] or line for line in lines if not line.isdigit()]
-        return peak, "; ".join(notes) or None
+        return measured(self.proc.returncode, usage.ru_utime + usage.ru_stime, self._rusage,
+                        self._killed, usage.ru_maxrss)
 
 
 def _kill_group(pid: int) -> None:

@@ -36,6 +36,9 @@ class Failing:
             raise self.error
         return self.real.start(attempt)
 
+    def close(self) -> None:
+        self.real.close()
+
 
 @pytest.fixture
 def failing(local_worker):

@@ -3,8 +3,12 @@ import time
 import pytest
 
 from core.jobs import Reason
+from core.settings import ProcessSettings
 from tests.fixtures.signals import eventually, running
-from workers.executors.process import RunningProcess, gnu_time
+from workers.executors.measure import timed
+from workers.executors.process import RunningProcess
+from workers.executors.sandbox import Sandbox
+from workers.workdir import Workdir
 
 
 def gone(pid: int) -> None:
@@ -14,10 +18,17 @@ def gone(pid: int) -> None:
 
 @pytest.fixture
 def run(tmp_path):
+    """A command limited as the sandbox limits it, run as the worker's user and without
+    bubblewrap: what the process itself does (tests/unit/workers/test_sandbox.py has the
+    rest)."""
+    limits = Sandbox.configure(ProcessSettings(run_as=None, sandbox="none"), tmp_path / "data")
+
     def run(argv, *, timeout=10.0, env=None, memory=None, kill_after=None):
-        running = RunningProcess(argv, env or {"PATH": "/usr/bin:/bin"}, cwd=tmp_path,
-                                 stdout=tmp_path / "out", stderr=tmp_path / "err",
-                                 timeout=timeout, memory=memory, gnu_time=gnu_time())
+        dirs = Workdir.at(tmp_path)
+        argv = limits.command(argv, dirs, network=False, memory=memory)
+        running = RunningProcess(timed(argv, dirs.rusage), env or {"PATH": "/usr/bin:/bin"},
+                                 cwd=tmp_path, stdout=tmp_path / "out", stderr=tmp_path / "err",
+                                 timeout=timeout, rusage=dirs.rusage)
         if kill_after is not None:
             time.sleep(kill_after)
             running.kill(Reason.CANCELLED)
