@@ -1,7 +1,7 @@
 """Runs a function as a local process in its own session, confined by the sandbox
-(`workers.executors.sandbox`): in the worker thread's standing sandbox when it can be had
-(`workers.executors.standing`), else confined by programs exec'd in turn. Staged on the
-worker's disk."""
+(`workers.executors.sandbox`): in one of the worker thread's standing sandboxes (with the
+network or without) when they can be had (`workers.executors.standing`), else confined by
+programs exec'd in turn. Staged on the worker's disk."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class ProcessExecutor:
         base = {"PATH": BASE_PATH, "HOME": str(dirs.root), "LANG": "C.UTF-8",
                 "TMPDIR": str(dirs.root)}
         env = environment(attempt.job, fn, dirs, base)
-        standing = None if fn.network else self._standing_for(dirs)
+        standing = self._standing_for(dirs, network=fn.network)
         if standing is not None:
             process = LaunchedProcess(standing, timed(fn.argv(), dirs.rusage), env,
                                       stdout=dirs.stdout, stderr=dirs.stderr,
@@ -62,18 +62,22 @@ class ProcessExecutor:
                                      timeout=fn.timeout, rusage=dirs.rusage)
         return RunningAttempt(self, attempt, process)
 
-    def _standing_for(self, dirs: Workdir) -> StandingSandbox | None:
-        """This thread's standing sandbox for `dirs`, started if need be; None when none can
-        stand here (then each function gets a bubblewrap of its own)."""
+    def _standing_for(self, dirs: Workdir, *, network: bool) -> StandingSandbox | None:
+        """This thread's standing sandbox for `dirs`, with or without the network, started
+        if need be; None when none can stand here (then each function gets a bubblewrap of
+        its own)."""
         if not self._can_stand:
             return None
-        standing = getattr(self._standing, "sandbox", None)
+        mine = getattr(self._standing, "sandboxes", None)
+        if mine is None:
+            mine = self._standing.sandboxes = {}
+        standing = mine.get(network)
         if standing is not None and standing.usable_for(dirs):
             return standing
         if standing is not None:
             self._forget(standing)
         try:
-            standing = self._standing.sandbox = StandingSandbox(self.sandbox, dirs)
+            standing = mine[network] = StandingSandbox(self.sandbox, dirs, network=network)
         except OSError as exc:
             log.warning("no standing sandbox (%s); each function gets a bubblewrap of its own",
                         exc)

@@ -4,11 +4,13 @@ milliseconds, far more than running a small function; here they are made once, a
 function is forked from the small launcher inside them, as its own user, within its limits.
 After each function, the launcher kills what it left and empties the sandbox's /tmp.
 
-A function that must reach the network, or a sandbox that cannot stand (no Python for the
-launcher, say), is run by a bubblewrap of its own instead (`Sandbox.command`)."""
+A function that may reach the network is run in a standing sandbox of the thread's that
+keeps the network. Where no sandbox can stand, each function is run by a bubblewrap of its
+own instead (`Sandbox.command`)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -32,15 +34,28 @@ LAUNCHER = Path(__file__).with_name("launcher.py")
 START_SECONDS = 10.0
 
 
+@functools.cache
+def _launcher_source() -> str:
+    return LAUNCHER.read_text()
+
+
+def launcher_command(fd: int, config: dict) -> list[str]:
+    """The launcher, given as source to the interpreter the worker's is made from: neither
+    Sluice's files nor its virtual environment need be visible in the sandbox (they may lie
+    in a /tmp or /run it empties)."""
+    return [os.path.realpath(sys.executable), "-I", "-c", _launcher_source(), str(fd),
+            json.dumps(config)]
+
+
 class StandingSandbox:
-    def __init__(self, sandbox: Sandbox, workdir: Workdir):
-        self.sandbox, self.workdir = sandbox, workdir
+    def __init__(self, sandbox: Sandbox, workdir: Workdir, *, network: bool):
+        self.sandbox, self.workdir, self.network = sandbox, workdir, network
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {"workdir": str(workdir.root), "user": sandbox.user,
                   "limits": sandbox.limits(None),
                   "worker_namespace": os.readlink("/proc/self/ns/pid")}
-        launcher = [sys.executable, "-I", str(LAUNCHER), str(theirs.fileno()), json.dumps(config)]
-        argv = sandbox.command(launcher, workdir, network=False, memory=None, confined=False)
+        argv = sandbox.command(launcher_command(theirs.fileno(), config), workdir,
+                               network=network, memory=None, confined=False)
         try:
             self.process = subprocess.Popen(argv, pass_fds=[theirs.fileno()],
                                             stdin=subprocess.DEVNULL,

@@ -6,21 +6,22 @@ stack, with the sandbox and without it."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from core.settings import ProcessSettings
 from tests.fixtures.services import unavailable
 from tests.fixtures.signals import eventually, wait_status
 from tests.fixtures.stack import ADMIN
 from workers.executors import standing
+from workers.executors.sandbox import Sandbox
+from workers.workdir import Workdir
 
 RUN_AS = "sluice-fn"
 EVENTS_TOKEN = "unit-events-token-" + "y" * 16
@@ -194,7 +195,26 @@ def test_the_launcher_refuses_to_run_outside_a_pid_namespace_of_its_own(tmp_path
     with ours, theirs:
         ended = subprocess.run(
             [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-             sys.executable, "-I", str(standing.LAUNCHER), str(theirs.fileno()),
-             json.dumps(config)], pass_fds=[theirs.fileno()], capture_output=True, timeout=30)
+             *standing.launcher_command(theirs.fileno(), config)],
+            pass_fds=[theirs.fileno()], capture_output=True, timeout=30)
     assert ended.returncode == 1
     assert b"not in a PID namespace of its own; refusing to run" in ended.stderr
+
+
+def test_a_standing_sandbox_stands_where_sluices_own_files_are_hidden(tmp_path):
+    """Sluice and its virtual environment may lie in a place the sandbox empties or hides
+    (a checkout in /tmp, say): the launcher needs neither."""
+    run_as_uid()
+    installed = Path(standing.__file__).parents[2]
+    sandbox = Sandbox.configure(ProcessSettings(sandbox="bwrap"), installed)
+    workdir = Workdir.for_thread(tmp_path)
+    workdir.stdout.touch()
+    sandbox.hand_over(workdir, workdir.stdout)
+    sandboxed = standing.StandingSandbox(sandbox, workdir, network=False)
+    try:
+        sandboxed.run(["/bin/sh", "-c", f"test -e {installed}/pyproject.toml || echo hidden"], {"PATH": "/bin"},
+                      workdir.stdout, workdir.stderr, None)
+        assert sandboxed.result()["status"] == 0
+        assert workdir.stdout.read_text() == "hidden\n"
+    finally:
+        sandboxed.destroy()
