@@ -20,6 +20,7 @@ from sluice.children import spawn
 
 # Offsets from the S3 port; each gRPC port is its HTTP port + 10000.
 _PORTS = {"s3": 0, "filer": 1, "volume": 2, "master": 3, "admin": 4}
+VOLUME_MB = 64
 
 
 def weed_binary() -> str:
@@ -55,7 +56,10 @@ class SeaweedServer:
         ports = {name: self.s3_port + offset for name, offset in _PORTS.items()}
         argv = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
                 "-ip.bind=127.0.0.1", f"-s3.config={self.data_dir / 's3.json'}",
-                "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"]
+                "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                # Each bucket takes a volume of its own, and weed allows free disk / volume
+                # size of them: with its 1 GiB default, a 50 GiB disk holds 50 buckets.
+                f"-master.volumeSizeLimitMB={VOLUME_MB}"]
         for name, port in ports.items():
             argv += [f"-{name}.port={port}", f"-{name}.port.grpc={port + 10000}"]
         return argv
