@@ -6,8 +6,10 @@ prints, with ratios to the floors:
   - one RabbitMQ publish -> consume round trip;
   - a bare Dramatiq actor running /bin/true: sequential send -> reply, and throughput;
   - Sluice: sync no-op invocation p50/p90/p99 over N sequential calls, async throughput;
-  - the sync figures again on a stack whose functions run unconfined (as the worker's
-    user, without bubblewrap): what the sandbox costs per invocation.
+  - the sync figures again on a stack whose functions run as their own user, within limits,
+    without bubblewrap, and on one whose functions run unconfined (as the worker's user, no
+    limits):
+    what the sandbox costs per invocation, with and without bubblewrap.
 
 Usage: .venv/bin/python -m bench.invoke [--calls 500] [--jobs 2000] [--workers 2]
 """
@@ -188,17 +190,22 @@ def main() -> None:
     bare, bare_rate = bare_dramatiq(args.calls, args.jobs)
     with Stack(args.workers) as stack:
         sync, rate = asyncio.run(sluice_figures(stack, args.calls, args.jobs))
-    with Stack(args.workers, SLUICE_SANDBOX="none", SLUICE_RUN_AS="") as plain:
+    with Stack(args.workers, SLUICE_SANDBOX="none") as own_user:
+        unwrapped = asyncio.run(sync_figures(own_user, args.calls))
+    with Stack(args.workers, SLUICE_SANDBOX="none", SLUICE_RUN_AS="", SLUICE_MAX_PROCESSES="0",
+               SLUICE_MAX_FILE_SIZE="0") as plain:
         unsandboxed = asyncio.run(sync_figures(plain, args.calls))
     figures = {"fork_exec_ms": floor, "rabbitmq_round_trip_ms": queue,
                "bare_dramatiq_ms": bare, "bare_dramatiq_jobs_per_s": bare_rate,
-               "sluice_sync_ms": sync, "sluice_sync_unconfined_ms": unsandboxed,
+               "sluice_sync_ms": sync, "sluice_sync_without_bubblewrap_ms": unwrapped,
+               "sluice_sync_unconfined_ms": unsandboxed,
                "sluice_async_jobs_per_s": rate, "sluice_up_ready_s": stack.ready_seconds}
     print(f"{'':34}{'p50':>9}{'p90':>9}{'p99':>9}")
     for label, row in (("fork+exec /bin/true", floor), ("RabbitMQ publish->consume", queue),
                        ("bare Dramatiq actor, send->reply", bare),
                        ("Sluice sync no-op invocation", sync),
-                       ("  the same, unconfined", unsandboxed)):
+                       ("  own user and limits, no bwrap", unwrapped),
+                       ("  unconfined", unsandboxed)):
         print(f"{label:34}" + "".join(f"{row[q]:8.2f}m" for q in ("p50", "p90", "p99")))
     print(f"\nthroughput: bare Dramatiq {bare_rate:.0f} jobs/s, Sluice async {rate:.0f} jobs/s "
           f"({rate / bare_rate:.2f}x of bare)")
@@ -206,9 +213,9 @@ def main() -> None:
           f"{sync['p50'] / floor['p50']:.1f}x fork+exec, "
           f"{sync['p50'] / queue['p50']:.1f}x a RabbitMQ round trip")
     sandbox = "bubblewrap" if shutil.which("bwrap") else "no bubblewrap installed"
-    print(f"sandbox ({sandbox}, own user, limits): sync p50 "
-          f"{sync['p50'] - unsandboxed['p50']:+.2f} ms per invocation against functions "
-          "run unconfined")
+    print(f"sandbox, sync p50 per invocation against functions run unconfined: "
+          f"{sync['p50'] - unsandboxed['p50']:+.2f} ms ({sandbox}, own user, limits), "
+          f"{unwrapped['p50'] - unsandboxed['p50']:+.2f} ms (own user, limits)")
     print(f"sluice up ready in {stack.ready_seconds:.1f} s")
     print(json.dumps(figures))
 

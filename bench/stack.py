@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,6 +83,7 @@ class Stack:
         os.killpg(self.process.pid, signal.SIGINT)
         self.process.wait(60)
         delete_queues(self.env["SLUICE_QUEUE"], functions)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def delete_queues(namespace: str, functions: list[str]) -> None:

@@ -54,7 +54,8 @@ class SeaweedServer:
 
     def command(self) -> list[str]:
         ports = {name: self.s3_port + offset for name, offset in _PORTS.items()}
-        argv = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
+        # Its log goes to weed.log in the data directory, not to files of its own in /tmp.
+        argv = [weed_binary(), "-logtostderr", "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
                 "-ip.bind=127.0.0.1", f"-s3.config={self.data_dir / 's3.json'}",
                 "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
                 # Each bucket takes a volume of its own, and weed allows free disk / volume

@@ -106,17 +106,17 @@ class Sandbox:
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
     def limits(self, memory: int | None) -> dict[str, int]:
-        """The function's resource limits, by prlimit's names."""
-        limits = {"nproc": self.max_processes, "fsize": self.max_file_size}
-        if memory:
-            limits["as"] = memory
-        return limits
+        """The function's resource limits, by prlimit's names; a limit of 0 is not set."""
+        limits = {"nproc": self.max_processes, "fsize": self.max_file_size, "as": memory or 0}
+        return {name: value for name, value in limits.items() if value}
 
     def memory_limited(self, argv: Sequence[str], memory: int | None) -> list[str]:
         """`argv` within its memory limit (the standing sandbox's launcher set the others)."""
         return self._limit_command({"as": memory}) + list(argv) if memory else list(argv)
 
     def _limit_command(self, limits: dict[str, int]) -> list[str]:
+        if not limits:
+            return []
         if self.prlimit is not None:
             return [self.prlimit, *(f"--{name}={value}" for name, value in limits.items()), "--"]
         if "as" in limits:

@@ -212,9 +212,30 @@ def test_a_standing_sandbox_stands_where_sluices_own_files_are_hidden(tmp_path):
     sandbox.hand_over(workdir, workdir.stdout)
     sandboxed = standing.StandingSandbox(sandbox, workdir, network=False)
     try:
-        sandboxed.run(["/bin/sh", "-c", f"test -e {installed}/pyproject.toml || echo hidden"], {"PATH": "/bin"},
-                      workdir.stdout, workdir.stderr, None)
+        sandboxed.run(["/bin/sh", "-c", f"test -e {installed}/pyproject.toml || echo hidden"],
+                      {"PATH": "/bin"}, workdir.stdout, workdir.stderr, None)
         assert sandboxed.result()["status"] == 0
         assert workdir.stdout.read_text() == "hidden\n"
     finally:
         sandboxed.destroy()
+
+
+@pytest.mark.parametrize("processes, file_size, shown", [
+    (64, 1024**2, ["1048576", "64"]),
+    (0, 0, None),
+])
+def test_limits_hold_and_a_limit_of_zero_is_not_set(tmp_path, processes, file_size, shown):
+    """Without limits nothing runs before the function (the bench's unconfined baseline)."""
+    sandbox = Sandbox.configure(ProcessSettings(run_as=None, sandbox="none",
+                                                max_processes=processes,
+                                                max_file_size=file_size), tmp_path)
+    program = ["/usr/bin/awk", "/^Max (file size|processes)/ {print $(NF - 2)}",
+               "/proc/self/limits"]
+    argv = sandbox.command(program, Workdir.for_thread(tmp_path), network=False, memory=None)
+    printed = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+    if shown is None:
+        assert argv == program
+        own = subprocess.run(program, capture_output=True, text=True, check=True).stdout
+        assert printed == own.split()
+    else:
+        assert printed == shown
