@@ -180,6 +180,9 @@ def _program(spec: Mapping, bad: Bad) -> dict[str, Any]:
                 or not all(isinstance(a, str) for a in command):
             bad("command", "must be a non-empty list of strings")
             command = None
+        elif not command[0].strip():
+            bad("command", "must begin with the program to run")
+            command = None
     if script is not None and not isinstance(script, str):
         bad("script", "must be a string")
     if image is not None and (not isinstance(image, str) or not image.strip()):

@@ -17,14 +17,14 @@ MAX_PREFIX_BYTES = 512
 BUCKET_RULE = ("must be an S3 bucket name: 3 to 63 lowercase letters, digits, '.' or '-', "
                "beginning and ending with a letter or digit, without '..', '.-' or '-.', "
                "and not an IP address")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _RESERVED_BUCKET = (("xn--", "sthree-"), ("-s3alias", "--ol-s3"))
 
 
 def bucket_problem(name: Any) -> str | None:
     """Why `name` cannot be an S3 bucket's, or None."""
-    if not isinstance(name, str) or not _BUCKET.match(name) or _IP_ADDRESS.match(name) \
+    if not isinstance(name, str) or not BUCKET.match(name) or _IP_ADDRESS.match(name) \
             or any(pair in name for pair in ("..", ".-", "-.")) \
             or name.startswith(_RESERVED_BUCKET[0]) or name.endswith(_RESERVED_BUCKET[1]):
         return BUCKET_RULE

@@ -202,6 +202,10 @@ class _errors:
             if exc.code in _MISSING:
                 raise NotFound(f"object {self.where!r} does not exist") from exc
             raise StorageError(f"object store refused {self.where!r}: {exc.code}") from exc
+        if isinstance(exc, urllib3.exceptions.MaxRetryError) \
+                and isinstance(exc.reason, urllib3.exceptions.ResponseError):
+            raise Unavailable(f"the object store kept failing on {self.where!r} (server "
+                              "errors; its log says why)") from exc
         if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
             raise Unavailable(f"object store unreachable while accessing {self.where!r}") from exc
         if isinstance(exc, MinioException):

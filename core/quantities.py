@@ -8,12 +8,12 @@ import math
 import re
 from typing import Any
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
-_MEMORY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+MEMORY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _MEMORY_UNITS = {None: 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
                  "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
-_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
+CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
 
 
 def _number(value: Any) -> float | None:
@@ -29,7 +29,7 @@ def duration(value: Any) -> float:
     seconds = _number(value)
     if seconds is not None:
         return seconds
-    match = _DURATION.match(str(value).strip()) if isinstance(value, str) else None
+    match = DURATION.match(str(value).strip()) if isinstance(value, str) else None
     if not match:
         raise ValueError("must be a duration such as 30, 30s, 5m or 1h")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
@@ -38,7 +38,7 @@ def duration(value: Any) -> float:
 def memory(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    match = _MEMORY.match(value.strip()) if isinstance(value, str) else None
+    match = MEMORY.match(value.strip()) if isinstance(value, str) else None
     if not match:
         raise ValueError("must be a quantity such as 512Mi, 2Gi or a number of bytes")
     return int(match.group(1)) * _MEMORY_UNITS[match.group(2)]
@@ -48,7 +48,7 @@ def cpu(value: Any) -> float:
     cores = _number(value)
     if cores is not None:
         return cores
-    match = _CPU.match(value.strip()) if isinstance(value, str) else None
+    match = CPU.match(value.strip()) if isinstance(value, str) else None
     if not match:
         raise ValueError("must be a number of cores such as 1, 0.5 or 500m")
     return float(match.group(1)) / (1000 if match.group(2) else 1)

@@ -13,9 +13,10 @@ from broker.setup import rabbitmq_broker
 from core import metrics
 from core.objects import ObjectStore
 from core.settings import Settings
-from gateway.keys import BROKER, CONTEXT, EVENTS, POOL, SERVICE, SETTINGS
+from gateway.keys import BROKER, CONTEXT, EVENTS, OPENAPI, POOL, SERVICE, SETTINGS
+from gateway.openapi import document
 from gateway.problems import problems
-from gateway.routes import health, objects, oscar, storage, v1
+from gateway.routes import api_docs, health, objects, oscar, storage, v1
 from gateway.service import Service
 from gateway.waiting import Waiters
 from jobs.context import JobContext
@@ -52,6 +53,8 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None,
     app.add_routes(storage.routes)
     app.add_routes(objects.routes)
     app.add_routes(oscar.routes)
+    app.add_routes(api_docs.routes)
+    app[OPENAPI] = document.build(app)
 
     async def pool_ctx(app: web.Application):
         app[POOL] = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="sluice-gateway")

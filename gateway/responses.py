@@ -37,12 +37,14 @@ def accepted(job: Job) -> web.Response:
 
 async def stream(request: web.Request, chunks: AsyncIterator[bytes], *, content_type: str,
                  size: int, headers: dict[str, str] | None = None) -> web.StreamResponse:
-    """An object's bytes, sent as they come from the object store."""
+    """An object's bytes, sent as they come from the object store; for HEAD, only what
+    they are (nothing is fetched)."""
     response = web.StreamResponse(headers={"Content-Type": content_type,
                                            "Content-Length": str(size), **(headers or {})})
     await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk)
+    if request.method != "HEAD":
+        async for chunk in chunks:
+            await response.write(chunk)
     await response.write_eof()
     return response
 

@@ -181,6 +181,7 @@ def _banner(url: str, data_dir: Path, elapsed: float, settings: Settings,
 Sluice is up in {elapsed:.1f} s.
 
   API          {url}   (metrics at {url}/metrics)
+  API browser  {url}/docs   (OpenAPI document at {url}/openapi.json)
   admin token  {data_dir / 'admin-token'}
   S3           {settings.s3.url}  (credentials in {data_dir / 's3-credentials.json'})
   job store    {settings.database_url}

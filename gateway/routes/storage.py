@@ -10,11 +10,16 @@ from core.errors import SluiceError
 from gateway.auth import caller
 from gateway.keys import SERVICE
 from gateway.requests import read_document
+from gateway.openapi.operations import answer, described, document_body, json_answer
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/v1/events/{source:s3|seaweedfs}")
+@described("Storage events (an S3/MinIO notification, a SeaweedFS filer event)",
+           tag="events", body=document_body("StorageNotification"), problems=(422,),
+           answers={200: json_answer("How many events it held, and the jobs started",
+                                     "EventsRouted")})
 async def events(request: web.Request) -> web.Response:
     count, jobs = await request.app[SERVICE].route_notification(
         caller(request), request.match_info["source"], lambda: read_document(request))
@@ -22,6 +27,10 @@ async def events(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/functions/{name}/scan")
+@described("One job per object already under a function's inputs", tag="functions",
+           problems=(404,), answers={200: answer(
+               "Progress as JSON lines; the last has done: true, and error if it stopped",
+               {"application/x-ndjson": {"type": "string"}})})
 async def scan(request: web.Request) -> web.StreamResponse:
     """One job per object already under the function's inputs; progress as NDJSON lines,
     the last one with `done`, and with `error` when the scan could not finish."""

@@ -11,11 +11,21 @@ from core.jobs import Job, JobStatus
 from gateway import responses
 from gateway.auth import caller
 from gateway.keys import SERVICE, SETTINGS
+from gateway.openapi.operations import (JSON, answer, bytes_body, described,
+                                        document_body, header, json_answer, query)
+from gateway.openapi.schemas import STRING, ref
 from gateway.requests import (idempotency_key, prefer, query_choice, query_job_id,
                               query_number, read_body, read_document)
 from gateway.service import Invocation
 
 routes = web.RouteTableDef()
+
+JOB_HEADERS = {"Sluice-Job-Id": STRING, "Sluice-Job-Status": STRING, "Location": STRING}
+PREFER = header("Prefer", STRING, "respond-async to answer at once with the job; wait=N to "
+                "wait at most N seconds for it (RFC 7240).")
+IDEMPOTENCY = header("Idempotency-Key", {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+                     "The same key, for the same function, gives the same job.")
+
 
 def _json(data, status: int = 200, headers: dict | None = None) -> web.Response:
     return web.Response(status=status, text=json.dumps(data), content_type="application/json",
@@ -30,22 +40,34 @@ def _function(fn: Function, *, with_token: bool) -> dict:
 
 
 @routes.post("/v1/functions")
+@described("Register one function, or several (functions: {name: spec})", tag="functions",
+           body=document_body("Deployment"), problems=(409, 422), answers={
+               201: answer("Registered, with the token to invoke it: the function, or the "
+                           "list for functions: {...}", {JSON: {"oneOf": [
+                               ref("Function"), ref("FunctionList")]}}, {"Location": STRING})})
 async def create_functions(request: web.Request) -> web.Response:
+    """A spec is answered with the function; `functions: {...}`, however many it holds,
+    with the list."""
     service = request.app[SERVICE]
-    created = await service.create_functions(caller(request), await read_document(request))
-    if len(created) == 1:
+    document = await read_document(request)
+    created = await service.create_functions(caller(request), document)
+    if not (isinstance(document, dict) and "functions" in document):
         return _json(_function(created[0], with_token=True), 201,
                      {"Location": f"/v1/functions/{created[0].name}"})
     return _json({"functions": [_function(f, with_token=True) for f in created]}, 201)
 
 
 @routes.get("/v1/functions")
+@described("List the functions", tag="functions",
+           answers={200: json_answer("The functions", "FunctionList")})
 async def list_functions(request: web.Request) -> web.Response:
     functions = await request.app[SERVICE].list_functions(caller(request))
     return _json({"functions": [_function(f, with_token=False) for f in functions]})
 
 
 @routes.get("/v1/functions/{name}")
+@described("Show a function", tag="functions", problems=(404,),
+           answers={200: json_answer("The function (its token only for the admin)", "Function")})
 async def get_function(request: web.Request) -> web.Response:
     who = caller(request)
     fn = await request.app[SERVICE].get_function(who, request.match_info["name"])
@@ -53,6 +75,10 @@ async def get_function(request: web.Request) -> web.Response:
 
 
 @routes.put("/v1/functions/{name}")
+@described("Register or replace a function", tag="functions",
+           body=document_body("FunctionSpec"), problems=(422,), answers={
+               200: json_answer("Replaced", "Function", Location=STRING),
+               201: json_answer("Registered", "Function", Location=STRING)})
 async def put_function(request: web.Request) -> web.Response:
     fn, created = await request.app[SERVICE].put_function(
         caller(request), request.match_info["name"], await read_document(request))
@@ -61,12 +87,27 @@ async def put_function(request: web.Request) -> web.Response:
 
 
 @routes.delete("/v1/functions/{name}")
+@described("Remove a function", tag="functions", problems=(404,),
+           answers={204: answer("Removed")})
 async def delete_function(request: web.Request) -> web.Response:
     await request.app[SERVICE].delete_function(caller(request), request.match_info["name"])
     return web.Response(status=204)
 
 
 @routes.post("/v1/functions/{name}/invocations")
+@described("Invoke a function", tag="invocations", parameters=(PREFER, IDEMPOTENCY),
+           body=bytes_body("The input, as the function reads it from INPUT_FILE_PATH"),
+           problems=(404, 409, 422, 429), answers={
+               200: answer("Done: its one output's bytes, a zip of several, or what it "
+                           "printed", {"*/*": None}, JOB_HEADERS),
+               201: answer("Accepted and not finished: follow Location", {JSON: ref("Job")},
+                           JOB_HEADERS),
+               409: answer("Cancelled or dismissed", {"text/plain": STRING}, JOB_HEADERS),
+               502: answer("The function failed: what it printed", {"text/plain": STRING},
+                           JOB_HEADERS),
+               503: answer("What it needed stayed out of reach", {"text/plain": STRING},
+                           JOB_HEADERS),
+               504: answer("It ran out of time", {"text/plain": STRING}, JOB_HEADERS)})
 async def invoke(request: web.Request) -> web.Response:
     service, settings = request.app[SERVICE], request.app[SETTINGS]
     who = caller(request)
@@ -83,6 +124,14 @@ async def invoke(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/jobs")
+@described("List jobs, newest first", tag="jobs", problems=(400, 404), parameters=(
+    query("function", STRING, "Only this function's (a function's token must name it)."),
+    query("status", {"enum": [str(s) for s in JobStatus]}, "Only jobs in this state."),
+    query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+          "At most this many."),
+    query("cursor", STRING, "The next_cursor of the page before.")),
+           answers={200: json_answer("A page of jobs; next_cursor when there may be more",
+                                     "JobPage")})
 async def list_jobs(request: web.Request) -> web.Response:
     limit = query_number(request, "limit", 50, minimum=1, maximum=500, integer=True)
     jobs = await request.app[SERVICE].list_jobs(
@@ -96,6 +145,10 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/jobs/{id}")
+@described("Show a job", tag="jobs", problems=(400, 404), parameters=(
+    query("wait", {"type": "number", "minimum": 0}, "Wait at most so many seconds for it to "
+          "finish (long polling)."),),
+           answers={200: answer("The job", {JSON: ref("Job")}, JOB_HEADERS)})
 async def get_job(request: web.Request) -> web.Response:
     wait = query_number(request, "wait", None, maximum=request.app[SETTINGS].max_wait_seconds)
     job = await request.app[SERVICE].get_job(caller(request), request.match_info["id"], wait)
@@ -103,6 +156,9 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/jobs/{id}/cancel")
+@described("Cancel a job", tag="jobs", problems=(404, 409),
+           answers={200: answer("The job, cancelled (or as it finished)", {JSON: ref("Job")},
+                                JOB_HEADERS)})
 async def cancel_job(request: web.Request) -> web.Response:
     return _job(await request.app[SERVICE].cancel_job(caller(request), request.match_info["id"]))
 
@@ -112,6 +168,9 @@ def _job(job: Job) -> web.Response:
 
 
 @routes.get("/v1/jobs/{id}/logs")
+@described("What a job's function printed", tag="jobs", problems=(400, 404), parameters=(
+    query("stream", {"enum": ["all", "stdout", "stderr"], "default": "all"}, "Which."),),
+           answers={200: answer("The log", {"text/plain": STRING})})
 async def job_logs(request: web.Request) -> web.Response:
     stream = query_choice(request, "stream", ("all", "stdout", "stderr"), default="all")
     data = await request.app[SERVICE].logs(caller(request), request.match_info["id"], stream)
@@ -119,6 +178,8 @@ async def job_logs(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/jobs/{id}/outputs")
+@described("A job's outputs, with links to fetch them", tag="jobs", problems=(404, 502),
+           answers={200: json_answer("The outputs", "OutputManifest")})
 async def job_outputs(request: web.Request) -> web.Response:
     job, manifest = await request.app[SERVICE].output_manifest(
         caller(request), request.match_info["id"])
@@ -126,6 +187,10 @@ async def job_outputs(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/jobs/{id}/outputs/{name:.+}")
+@described("One output of a job", tag="jobs", problems=(404, 502), parameters=(
+    {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
+     "description": "The output's name."},),
+           answers={200: answer("Its bytes", {"*/*": None})})
 async def job_output(request: web.Request) -> web.StreamResponse:
     output, chunks = await request.app[SERVICE].open_output(
         caller(request), request.match_info["id"], request.match_info["name"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -18,41 +17,10 @@ from core.settings import Settings
 from sluice.ports import free_port_block
 from tests.fixtures.signals import eventually, running
 from tests.fixtures.stack import delete_queues
+from tests.fixtures.up import start_up, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def start_up(tmp_path: Path, **overrides: str):
-    """`sluice up --workers 1` on free ports; returns its environment, process and log. The
-    S3 port and the queue come from a config file, as an operator might set them."""
-    port = free_port_block(1)
-    config = tmp_path / "sluice.toml"
-    config.write_text(f"s3_port = {free_port_block(5, also_plus=10000)}\n"
-                      f'queue = "sluice-e2e-{secrets.token_hex(4)}"\n')
-    env = dict(os.environ, SLUICE_DATA_DIR=str(tmp_path / "data"), SLUICE_PORT=str(port),
-               SLUICE_CONFIG=str(config), SLUICE_URL=f"http://127.0.0.1:{port}", **overrides)
-    for variable in ("SLUICE_S3_PORT", "SLUICE_QUEUE"):
-        env.pop(variable, None)
-    env.pop("SLUICE_ADMIN_TOKEN", None)
-    env.pop("SLUICE_TOKEN", None)
-    log_path = tmp_path / "up.log"
-    started = time.monotonic()
-    up = subprocess.Popen([sys.executable, "-m", "sluice.cli", "up", "--workers", "1"],
-                          env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
-                          cwd=tmp_path, start_new_session=True)
-    while "Sluice is up" not in log_path.read_text():
-        if up.poll() is not None or time.monotonic() - started > 60:
-            stop(up)
-            raise AssertionError(f"sluice up did not start:\n{log_path.read_text()}")
-        time.sleep(0.1)
-    return env, up, log_path
-
-
-def stop(up: subprocess.Popen) -> None:
-    if up.poll() is None:
-        os.killpg(up.pid, signal.SIGINT)
-        up.wait(60)
 
 
 @pytest.fixture

@@ -250,3 +250,21 @@ async def test_a_version_that_is_not_a_short_string_is_422(local_gateway, versio
                      "object": {"key": "in/a.txt", "eTag": "00", "versionId": version}}}
     await problem(await local_gateway.request("POST", "/v1/events/s3",
                                               json={"Records": [record]}), 422)
+
+
+@pytest.mark.parametrize("command", [[""], ["  ", "x"]])
+async def test_a_command_that_names_no_program_is_422(local_gateway, command):
+    """Found by schemathesis: `[""]` was accepted and every invocation failed in exec."""
+    body = await problem(await local_gateway.request(
+        "PUT", "/v1/functions/blank", json={"command": command}), 422)
+    assert [e["path"] for e in body["errors"]] == ["command"]
+
+
+async def test_a_multipart_object_upload_is_422(local_gateway):
+    """Found by schemathesis: a multipart type without its boundary reached the object store,
+    which answered 500. An object is its own bytes; a form is not unpacked."""
+    await problem(await local_gateway.request(
+        "PUT", "/v1/objects/inbox/form.bin", data=b"--x\r\n",
+        headers={"Content-Type": "multipart/form-data"}), 422)
+    missing = await local_gateway.request("GET", "/v1/objects/inbox/form.bin")
+    assert missing.status == 404

@@ -68,3 +68,24 @@ async def test_a_scan_that_cannot_finish_says_why_in_its_last_line(local_gateway
     *_, last = (await response.text()).strip().splitlines()
     assert json.loads(last) == {"listed": 0, "submitted": 0, "existing": 0, "refused": 0,
                                 "done": True, "error": "object 'gone-soon' does not exist"}
+
+
+async def test_a_document_of_functions_is_answered_with_the_list_however_many(local_gateway):
+    """Found by schemathesis: `functions:` holding one spec was answered as that function,
+    breaking the documented list."""
+    response = await local_gateway.request(
+        "POST", "/v1/functions", json={"functions": {"only": {"command": ["true"]}}})
+    assert response.status == 201
+    assert [fn["name"] for fn in (await response.json())["functions"]] == ["only"]
+
+
+async def test_head_on_an_object_describes_it_without_its_bytes(local_gateway):
+    """Found by schemathesis: HEAD wrote the body after the headers, and the next request on
+    that connection read it as its answer."""
+    await local_gateway.request("PUT", "/v1/objects/inbox/h.txt", data=b"hello")
+    for _ in range(2):
+        head = await local_gateway.request("HEAD", "/v1/objects/inbox/h.txt")
+        assert (head.status, head.headers["Content-Length"]) == (200, "5")
+        assert await head.read() == b""
+    after = await local_gateway.request("GET", "/v1/objects/inbox/h.txt")
+    assert (after.status, await after.read()) == (200, b"hello")

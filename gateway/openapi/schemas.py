@@ -1,0 +1,188 @@
+"""The JSON Schemas of what the API reads and answers, built from the models' own names,
+patterns, bounds and enumerations (`core.functions`, `core.jobs`, `core.quantities`,
+`core.keys`, `core.oscar`), so that a change there changes the document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import functions, keys, oscar, quantities
+from core.errors import SluiceError
+from core.ids import JOB_ID_PATTERN
+from core.jobs import JobStatus, Reason, Trigger
+from core.placement import MAX_GPUS
+
+STRING = {"type": "string"}
+TIME = {"type": ["string", "null"], "format": "date-time"}
+PROGRAM = {"type": "string", "pattern": "\\S"}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict) -> dict:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _obj(properties: dict[str, Any], *, required: tuple[str, ...] | None = None,
+         closed: bool = True, **extra) -> dict[str, Any]:
+    """An object; by default every property is required and no other is allowed (what
+    Sluice answers); `required=()` for what a client may leave out."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "required": list(properties if required is None else required)}
+    if closed:
+        schema["additionalProperties"] = False
+    return schema | extra
+
+
+def _pattern(regex) -> dict[str, str]:
+    return {"type": "string", "pattern": regex.pattern}
+
+
+def _quantity(number: str, regex, example: str) -> dict:
+    """A number, a quantity with its unit, or null for none."""
+    return {"oneOf": [{"type": number, "minimum": 0}, _pattern(regex), {"type": "null"}],
+            "examples": [example]}
+
+
+def _function_spec_properties() -> dict[str, Any]:
+    location = {"bucket": _pattern(keys.BUCKET),
+                "prefix": {"type": "string", "maxLength": keys.MAX_PREFIX_BYTES}}
+    properties = {
+        "name": _pattern(functions.NAME),
+        "command": {"oneOf": [PROGRAM, {"type": "array", "items": STRING, "minItems": 1}],
+                    "description": "The argv to run, the program first (or the program "
+                                   "alone)."},
+        "script": {"type": "string", "description": "A script for /bin/sh -c."},
+        "image": {"type": "string", "minLength": 1, "description": "A container image."},
+        "environment": {"type": "object", "propertyNames": _pattern(functions.ENV_NAME),
+                        "additionalProperties": {"type": ["string", "number", "boolean"]}},
+        "timeout": _quantity("number", quantities.DURATION, "5m"),
+        "memory": _quantity("integer", quantities.MEMORY, "512Mi"),
+        "cpu": _quantity("number", quantities.CPU, "500m"),
+        "network": {"type": "boolean", "default": False},
+        "gpu": {"type": "integer", "minimum": 0, "maximum": MAX_GPUS},
+        "kubernetes": {"type": "object", "properties": {
+            "service_account": STRING,
+            "node_selector": {"type": "object", "additionalProperties": STRING},
+            "tolerations": {"type": "array", "items": {"type": "object"}}},
+            "additionalProperties": False},
+        "input": {"type": "array", "items": _obj({
+            **location, "suffix": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "scan_interval": {"type": ["number", "null"], "minimum": 5}}, required=())},
+        "output": _obj(location, required=()),
+        "guard": _obj({"max_depth": {"type": "integer", "minimum": 1,
+                                     "maximum": functions.MAX_GUARD_DEPTH}}),
+        "log_level": {"enum": list(functions.LOG_LEVELS)},
+        "mode": {"enum": list(functions.MODES), "default": "sync"},
+        "description": STRING,
+    }
+    return properties
+
+
+def _function_spec() -> dict[str, Any]:
+    return _obj(_function_spec_properties(), required=(),
+                description="A function as a user registers it; every field but the program "
+                            "(command, script or image) has a default.")
+
+
+def _function() -> dict[str, Any]:
+    return _obj({**_function_spec_properties(), "revision": {"type": "integer", "minimum": 1},
+                 "token": {"type": "string", "description":
+                           "The function's token (only for the admin)."}},
+                required=("name", "revision"),
+                description="A function as registered: its spec, with what the conventions "
+                            "filled in, and its revision.")
+
+
+COUNT = {"type": "integer", "minimum": 0}
+OUTPUT = {"name": STRING, "bucket": STRING, "key": STRING, "size": COUNT,
+          "content_type": STRING, "etag": STRING}
+
+
+def _job() -> dict[str, Any]:
+    number, count = {"type": ["number", "null"]}, COUNT
+    return _obj({
+        "id": _pattern(JOB_ID_PATTERN), "function": STRING, "revision": {"type": "integer"},
+        "trigger": {"enum": [str(t) for t in Trigger]},
+        "status": {"enum": [str(s) for s in JobStatus]}, "attempts": count,
+        "created_at": {"type": "string", "format": "date-time"}, "started_at": TIME,
+        "finished_at": TIME, "queue_wait": number, "runtime": number,
+        "exit_code": {"type": ["integer", "null"]},
+        "reason": {"enum": [*(str(r) for r in Reason), None]},
+        "error": {"type": ["string", "null"]}, "cpu_seconds": number,
+        "peak_memory": {"type": ["integer", "null"]}, "bytes_in": count, "bytes_out": count,
+        "idempotency_key": {"type": ["string", "null"]}, "depth": count,
+        "source": nullable(_obj({"bucket": STRING, "key": STRING,
+                                 "version": {"type": ["string", "null"]}})),
+        "outputs": {"type": "array", "items": _obj(OUTPUT)},
+    })
+
+
+def _problem() -> dict[str, Any]:
+    titles = sorted({kind.title for kind in _kinds(SluiceError)} | {"Internal error"})
+    return _obj({
+        "type": {"type": "string", "format": "uri-reference"},
+        "title": {"type": "string", "description": f"One of: {', '.join(titles)}; or the "
+                                                   "HTTP reason of a malformed request."},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": STRING, "instance": STRING,
+        "errors": {"type": "array", "items": _obj({"path": STRING, "message": STRING})},
+    }, required=("type", "title", "status"), closed=False,
+        description="RFC 7807 problem details; `errors` names each bad field by its path.")
+
+
+def _kinds(error: type) -> list[type]:
+    return [error, *(kind for sub in error.__subclasses__() for kind in _kinds(sub))]
+
+
+def _oscar_service() -> dict[str, Any]:
+    storage = {"type": "object", "properties": {
+        "storage_provider": STRING, "path": STRING,
+        "suffix": {"type": "array", "items": STRING}}, "required": ["path"]}
+    answered = {"name": STRING, "image": STRING, "script": STRING, "memory": STRING,
+                "cpu": STRING, "log_level": STRING,
+                "environment": {"type": "object", "properties": {"variables": {
+                    "type": "object", "additionalProperties": STRING}}},
+                "input": {"type": "array", "items": storage},
+                "output": {"type": "array", "items": storage}, "token": STRING}
+    extra = {name: {} for name in sorted(oscar.KNOWN - set(answered))}
+    return _obj({**answered, **extra}, required=("name",), closed=False,
+                description="An OSCAR service definition (FDL); the fields Sluice does not "
+                            "use are accepted and ignored.")
+
+
+def components() -> dict[str, Any]:
+    return {
+        "FunctionSpec": _function_spec(),
+        "Deployment": {"oneOf": [ref("FunctionSpec"), _obj({"functions": {
+            "type": "object", "minProperties": 1, "additionalProperties": ref("FunctionSpec"),
+            "propertyNames": _pattern(functions.NAME)}})]},
+        "Function": _function(),
+        "FunctionList": _obj({"functions": {"type": "array", "items": ref("Function")}}),
+        "Job": _job(),
+        "JobPage": _obj({"jobs": {"type": "array", "items": ref("Job")},
+                         "next_cursor": _pattern(JOB_ID_PATTERN)}, required=("jobs",)),
+        "OutputManifest": _obj({"job": STRING, "status": {"enum": [str(s) for s in JobStatus]},
+                                "outputs": {"type": "array", "items": _obj({
+                                    **OUTPUT, "url": {"type": "string", "format": "uri"}})}}),
+        "Problem": _problem(),
+        "ObjectListing": _obj({"bucket": STRING, "prefix": STRING, "objects": {
+            "type": "array", "items": _obj({"key": STRING, "etag": STRING,
+                                            "size": {"type": "integer"}})}}),
+        "ObjectWritten": _obj({"bucket": STRING, "key": STRING, "etag": STRING,
+                               "size": {"type": "integer"}}),
+        "StorageNotification": {"type": "object", "description":
+                                "An S3/MinIO bucket notification ({Records: [...]}) or a "
+                                "SeaweedFS filer event."},
+        "EventsRouted": _obj({"events": {"type": "integer"}, "jobs": {
+            "type": "array", "items": STRING}}),
+        "OscarService": _oscar_service(),
+        "OscarServiceList": {"type": "array", "items": ref("OscarService")},
+        "OscarInfo": _obj({"version": STRING, "serverless_backend": STRING,
+                           "executor": STRING}),
+        "OscarJobs": _obj({"jobs": {"type": "object", "additionalProperties": _obj({
+            "status": {"enum": sorted(set(oscar.STATUS.values()))},
+            "creation_time": TIME, "start_time": TIME, "finish_time": TIME})}}),
+    }
