@@ -22,6 +22,9 @@ from workers.executors.job_manifest import job_manifest
 from workers.pod_staging import StagingPlan, parse_result
 
 ROOT = Path(__file__).parents[2]
+# The first test builds the Sluice image: on a fresh machine that means a Debian base made
+# with debootstrap, then the install, several minutes on two cores.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="session")
