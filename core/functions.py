@@ -12,6 +12,7 @@ from typing import Any
 from core import quantities
 from core.errors import Invalid
 from core.placement import Placement, parse_placement
+from core.retries import RetryPolicy, parse_retry
 from core.triggers import InputSpec, OutputSpec, overlaps, parse_inputs, parse_output
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -22,7 +23,7 @@ RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", 
                 "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
-          "description")
+          "description", "retries", "retry_backoff", "retry_on")
 MAX_GUARD_DEPTH = 100
 MAX_TIMEOUT = 7 * 24 * 3600
 DEFAULT_TIMEOUT = 300.0
@@ -48,6 +49,7 @@ class Function:
     log_level: str = "INFO"
     mode: str = "sync"
     description: str = ""
+    retry: RetryPolicy = RetryPolicy()
     token: str = dataclasses.field(default="", repr=False)
     revision: int = 1
 
@@ -82,7 +84,7 @@ class Function:
             spec["gpu"] = self.placement.gpu
         if self.placement.kubernetes_spec():
             spec["kubernetes"] = self.placement.kubernetes_spec()
-        return spec
+        return spec | self.retry.to_spec()
 
     def resolved(self, bucket: str, path: str = "") -> Function:
         """Fill in what the spec left to convention (SCAR's folders): inputs under
@@ -118,7 +120,7 @@ class Function:
         _check_text(spec, bad)
         fields = {**_identity(spec, name, bad), **_program(spec, bad),
                   **_environment(spec, bad), **_limits(spec, bad), **_triggers(spec, bad),
-                  **_behaviour(spec, bad),
+                  **_behaviour(spec, bad), "retry": parse_retry(spec, bad),
                   "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)

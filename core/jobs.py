@@ -31,6 +31,11 @@ def blob_key(kind: str, job_id: str) -> str:
     return f"{kind}/{job_id}"
 
 
+def log_key(kind: str, job_id: str, attempt: int) -> str:
+    """Where one attempt's `stdout` or `stderr` is kept: each attempt's log is its own."""
+    return f"{kind}/{job_id}/{attempt}"
+
+
 class Reason(enum.StrEnum):
     TIMEOUT = "timeout"
     OOM = "oom"
@@ -75,6 +80,8 @@ class Job:
     input_size: int = 0
     content_type: str | None = None
     attempts: int = 0
+    retries: int = 0
+    """How many times the function's own retry policy ran it again."""
     started_at: float | None = None
     finished_at: float | None = None
     exit_code: int | None = None
@@ -114,6 +121,7 @@ class Job:
             "trigger": str(self.trigger),
             "status": str(self.status),
             "attempts": self.attempts,
+            "retries": self.retries,
             "created_at": rfc3339(self.created_at),
             "started_at": rfc3339(self.started_at),
             "finished_at": rfc3339(self.finished_at),
@@ -160,3 +168,28 @@ class Outcome:
     @property
     def bytes_out(self) -> int:
         return sum(output.size for output in self.outputs)
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of a job, as it ended: kept for every attempt, retried or last."""
+
+    job_id: str
+    number: int
+    finished_at: float
+    owner: str | None = None
+    started_at: float | None = None
+    exit_code: int | None = None
+    reason: Reason | None = None
+    error: str | None = None
+    cpu_seconds: float | None = None
+    peak_memory: int | None = None
+    stdout_ref: str | None = None
+    stderr_ref: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "worker": self.owner,
+                "started_at": rfc3339(self.started_at), "finished_at": rfc3339(self.finished_at),
+                "exit_code": self.exit_code, "reason": str(self.reason) if self.reason else None,
+                "error": self.error, "cpu_seconds": self.cpu_seconds,
+                "peak_memory": self.peak_memory}

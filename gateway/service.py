@@ -17,12 +17,13 @@ from core.errors import BadRequest, Invalid, NotFound
 from core.events import parse_s3_notification, parse_seaweedfs_webhook
 from core.functions import Function, parse_document
 from core.ids import is_job_id
-from core.jobs import Job, OutputObject, Trigger
+from core.jobs import AttemptRecord, Job, OutputObject, Trigger
 from core.keys import check_key
 from core.objects import ObjectInfo
 from gateway.auth import Caller
 from gateway.waiting import Waiters
 from jobs.context import JobContext
+from jobs.purging import purge
 from jobs.scanning import ScanProgress
 
 log = logging.getLogger(__name__)
@@ -191,16 +192,40 @@ class Service:
                     await self._run(self.context.finisher.cancel, job.id)
         return await self._run(self.store.delete_jobs, [job.id for job in jobs])
 
+    async def purge_job(self, caller: Caller, job_id: str) -> None:
+        """Delete a finished job's record, logs and outputs."""
+        job = await self._authorized_job(caller, job_id)
+        await self._run(purge, self.store, self.objects, job)
+
+    async def cancel_queued(self, caller: Caller, function: str) -> list[Job]:
+        """Cancel every job of the function that has not started."""
+        caller.require_function(await self._run(self.catalog.get, function))
+        return await self._run(self.context.finisher.cancel_queued, function)
+
     async def cancel_job(self, caller: Caller, job_id: str) -> Job:
         job = await self._authorized_job(caller, job_id)
         cancelled = await self._run(self.context.finisher.cancel, job.id)
         return cancelled if cancelled is not None else job
 
-    async def logs(self, caller: Caller, job_id: str, stream: str) -> bytes:
+    async def logs(self, caller: Caller, job_id: str, stream: str,
+                   attempt: int | None = None) -> bytes:
+        """What the job's last attempt printed, or the given attempt's."""
         job = await self._authorized_job(caller, job_id)
-        refs = {"stdout": [job.stdout_ref], "stderr": [job.stderr_ref],
-                "all": [job.stdout_ref, job.stderr_ref]}[stream]
+        ran = job if attempt is None else await self._attempt(job, attempt)
+        refs = {"stdout": [ran.stdout_ref], "stderr": [ran.stderr_ref],
+                "all": [ran.stdout_ref, ran.stderr_ref]}[stream]
         return await self._blobs(refs)
+
+    async def attempts(self, caller: Caller, job_id: str) -> tuple[Job, list[AttemptRecord]]:
+        """The job and its attempts that ended, the first first."""
+        job = await self._authorized_job(caller, job_id)
+        return job, await self._run(self.store.list_attempts, job.id)
+
+    async def _attempt(self, job: Job, number: int) -> AttemptRecord:
+        for ended in await self._run(self.store.list_attempts, job.id):
+            if ended.number == number:
+                return ended
+        raise NotFound(f"job {job.id} has no attempt {number} that ended")
 
     async def _blobs(self, refs: list[str | None]) -> bytes:
         return await self._run(self._read_blobs, refs)

@@ -22,12 +22,16 @@ class Finisher:
         self.store, self.events = store, events
 
     def record(self, job: Job, owner: str, outcome: Outcome) -> Job | None:
-        """Record the outcome of `owner`'s attempt; None when the job had ended meanwhile
-        (cancelled), and the outcome is discarded. `announce` the job next."""
-        finished = self.store.finish(job, owner, outcome, time.time())
+        """Record the outcome of `owner`'s attempt; None when the job had ended meanwhile:
+        cancelled (its log and measures are kept on it), or taken over. `announce` the job
+        next."""
+        now = time.time()
+        finished = self.store.finish(job, owner, outcome, now)
         if finished is None:
-            log.info("job %s ended elsewhere while it ran (cancelled?); outcome discarded",
-                     job.id)
+            if self.store.keep_cancelled_logs(job, owner, outcome, now) is not None:
+                log.info("job %s was cancelled while it ran; its log is kept", job.id)
+            else:
+                log.info("job %s ended elsewhere while it ran; outcome discarded", job.id)
             return None
         metrics.JOBS_FINISHED.labels(finished.function, finished.status).inc()
         metrics.JOB_DURATION.labels(finished.function, finished.status).observe(finished.runtime)
@@ -40,6 +44,14 @@ class Finisher:
         if cancelled is not None:
             metrics.JOBS_FINISHED.labels(cancelled.function, cancelled.status).inc()
             self.announce(cancelled)
+        return cancelled
+
+    def cancel_queued(self, function: str) -> list[Job]:
+        """Cancel every job of `function` that has not started."""
+        cancelled = self.store.cancel_queued(function, time.time())
+        for job in cancelled:
+            metrics.JOBS_FINISHED.labels(job.function, job.status).inc()
+            self.announce(job)
         return cancelled
 
     def announce(self, job: Job) -> None:

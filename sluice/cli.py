@@ -128,7 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     p = command("logs", logs, "print a job's stdout and stderr")
     p.add_argument("id")
     p.add_argument("--stream", choices=("all", "stdout", "stderr"), default="all")
-    p = command("cancel", cancel, "cancel a queued or running job")
+    p.add_argument("--attempt", type=int, help="that attempt's log (default: the last's)")
+    p = command("cancel", cancel, "cancel a queued or running job, or a function's queue")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?")
+    which.add_argument("--queued", metavar="FUNCTION",
+                       help="cancel every job of FUNCTION that has not started")
+    p = command("rm-job", remove_job, "delete a finished job: its record, logs and outputs")
     p.add_argument("id")
     return parser
 
@@ -242,8 +248,9 @@ def job(args) -> int:
     record = client.json("GET", f"/v1/jobs/{args.id}")
     while args.wait and record["status"] not in TERMINAL:
         record = client.json("GET", f"/v1/jobs/{args.id}", query={"wait": 30})
+    history = client.json("GET", f"/v1/jobs/{args.id}/attempts")["attempts"]
     if args.json:
-        print(json.dumps(record, indent=2))
+        print(json.dumps(record | {"attempt_history": history}, indent=2))
     else:
         rows = [("id", record["id"]), ("function", f"{record['function']} "
                                                   f"(revision {record['revision']})"),
@@ -261,21 +268,46 @@ def job(args) -> int:
             rows.append(("error", record["error"]))
         rows += [("output", f"{o['name']} ({_bytes(o['size'])}) s3://{o['bucket']}/{o['key']}")
                  for o in record["outputs"]]
+        rows += [("attempt", _attempt_line(attempt)) for attempt in history]
         for key, value in rows:
             print(f"{key:<12} {'-' if value is None else value}")
     return 0 if record["status"] in ("succeeded", "queued", "running") else 1
 
 
+def _attempt_line(attempt: dict) -> str:
+    """`2  exit 3 (error)  on w-1a2b  14:07:27 -> 14:07:29  sluice logs ID --attempt 2`."""
+    how = f"exit {attempt['exit_code']}" if attempt["exit_code"] is not None else "no exit"
+    if attempt["reason"]:
+        how += f" ({attempt['reason']})"
+    started = _local_time(attempt["started_at"]) or "-"
+    when = f"{started} -> {_local_time(attempt['finished_at'])}"
+    return f"{attempt['number']}  {how}  on {attempt['worker'] or '-'}  {when}" + (
+        f"  {attempt['error']}" if attempt["error"] else "")
+
+
 def logs(args) -> None:
-    response = _client(args).request("GET", f"/v1/jobs/{args.id}/logs",
-                                     query={"stream": args.stream})
+    query = {"stream": args.stream}
+    if args.attempt is not None:
+        query["attempt"] = str(args.attempt)
+    response = _client(args).request("GET", f"/v1/jobs/{args.id}/logs", query=query)
     sys.stdout.buffer.write(response.body)
     sys.stdout.flush()
 
 
 def cancel(args) -> None:
+    if args.queued:
+        answer = _client(args).json("DELETE", f"/v1/functions/{args.queued}/queue")
+        print(json.dumps(answer, indent=2) if args.json
+              else f"{args.queued}: {len(answer['cancelled'])} queued jobs cancelled")
+        return
     record = _client(args).json("POST", f"/v1/jobs/{args.id}/cancel")
     print(json.dumps(record, indent=2) if args.json else f"{record['id']}: {record['status']}")
+
+
+def remove_job(args) -> None:
+    _client(args).request("DELETE", f"/v1/jobs/{args.id}")
+    if not args.json:
+        print(f"{args.id}: deleted")
 
 
 def _table(rows, header) -> None:

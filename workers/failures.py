@@ -9,17 +9,22 @@ failure (`core.errors.classify`):
 - **unexpected** (anything else, a bug): logged with an incident id; tried again like a
   transient failure, and recorded as failed with reason `error` on the last attempt.
 
-An attempt past the last one (its predecessors died with their workers) fails at once."""
+An attempt past the last one (its predecessors died with their workers) fails at once.
+
+An attempt that ran and failed is run again by the function's own retry policy
+(`core.retries`): `retries` times at most, for the failures it names, after its backoff.
+These are counted apart (`Job.retries`), so the platform's retries and the function's never
+use up each other's."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import uuid
 
 from core.errors import Failure, classify
-from core.jobs import Job, Outcome, Reason
+from core.jobs import Job, JobStatus, Outcome, Reason
+from core.retries import RetryPolicy, backoff
 from core.settings import RetrySettings
 
 log = logging.getLogger(__name__)
@@ -27,17 +32,13 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class TryAgain:
-    """The decision to run the job again: why, and after how many seconds."""
+    """The decision to run the job again, after `delay` seconds: how this attempt `ended`
+    (its error says why, and when the next one runs), and whether it is a `retry` of the
+    function's own policy rather than the platform's."""
 
-    error: str
+    ended: Outcome
     delay: float
-
-
-def backoff(policy: RetrySettings, attempt: int) -> float:
-    """Exponential from `backoff_seconds`, capped, with jitter: half fixed, half random, so
-    that jobs that failed together do not all come back together."""
-    ceiling = min(policy.backoff_max_seconds, policy.backoff_seconds * 2 ** (attempt - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    retry: bool = False
 
 
 def unexpected(exc: BaseException, what: str) -> str:
@@ -53,26 +54,48 @@ def decide(job: Job, exc: BaseException, policy: RetrySettings) -> Outcome | Try
     if kind is Failure.PERMANENT:
         log.warning("job %s failed: %s", job.id, exc.detail)
         return Outcome(reason=Reason.ERROR, error=exc.detail)
-    where = f"job {job.id}, attempt {job.attempts} of {policy.max_attempts}"
+    platform = _platform_attempts(job)
+    where = f"job {job.id}, attempt {platform} of {policy.max_attempts}"
     if kind is Failure.TRANSIENT:
-        detail = exc.detail
+        detail, reason = exc.detail, Reason.UNAVAILABLE
         log.warning("%s: %s", where, detail)
-        if job.attempts >= policy.max_attempts:
-            return Outcome(reason=Reason.UNAVAILABLE,
-                           error=f"{detail} (gave up after {job.attempts} attempts)")
+        if platform >= policy.max_attempts:
+            return Outcome(reason=reason, error=f"{detail} (gave up after {platform} attempts)")
     else:
-        detail = unexpected(exc, where)
-        if job.attempts >= policy.max_attempts:
-            return Outcome(reason=Reason.ERROR, error=detail)
-    delay = backoff(policy, job.attempts)
-    return TryAgain(error=f"attempt {job.attempts}: {detail}; trying again in {delay:.1f} s",
-                    delay=delay)
+        detail, reason = unexpected(exc, where), Reason.ERROR
+        if platform >= policy.max_attempts:
+            return Outcome(reason=reason, error=detail)
+    delay = backoff(policy.backoff_seconds, policy.backoff_max_seconds, platform)
+    return TryAgain(ended=Outcome(reason=reason, error=(
+        f"attempt {job.attempts}: {detail}; trying again in {delay:.1f} s")), delay=delay)
+
+
+def retry_of_function(job: Job, policy: RetryPolicy, outcome: Outcome) -> Outcome | TryAgain:
+    """What becomes of an attempt that ran to its end: kept, or, if the function failed it
+    in a way its policy retries and retries are left, run again after the backoff."""
+    if outcome.status is not JobStatus.FAILED or job.retries >= policy.retries \
+            or not policy.covers(outcome.reason, outcome.exit_code):
+        return outcome
+    retry = job.retries + 1
+    delay = policy.delay(retry)
+    why = f"exit code {outcome.exit_code}" if outcome.reason in (None, Reason.ERROR) \
+        and outcome.exit_code else str(outcome.reason)
+    note = (f"attempt {job.attempts} failed ({why}); retry {retry} of {policy.retries} "
+            f"in {delay:.1f} s")
+    log.info("job %s: %s", job.id, note)
+    error = f"{outcome.error}; {note}" if outcome.error else note
+    return TryAgain(ended=dataclasses.replace(outcome, error=error), delay=delay, retry=True)
+
+
+def _platform_attempts(job: Job) -> int:
+    """The attempts the platform's retries count: those the function did not fail."""
+    return job.attempts - job.retries
 
 
 def past_the_last(job: Job, policy: RetrySettings) -> Outcome | None:
     """A job claimed for more attempts than it may have (those before died with their
     workers, or could not be recorded) fails instead of running again."""
-    if job.attempts <= policy.max_attempts:
+    if _platform_attempts(job) <= policy.max_attempts:
         return None
     return Outcome(reason=Reason.ERROR, error=f"gave up after {job.attempts - 1} attempts "
                                               "that did not end (their workers died?)")

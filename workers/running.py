@@ -20,7 +20,7 @@ from core.settings import RetrySettings
 from core.store import JobStore
 from jobs.finishing import Finisher
 from workers.executors.base import Attempt, Executor
-from workers.failures import TryAgain, decide, past_the_last, unexpected
+from workers.failures import TryAgain, decide, past_the_last, retry_of_function, unexpected
 from workers.leases import Lease, Leases
 from workers.staging import captured, keep_logs
 from workers.workdir import Workdir
@@ -71,11 +71,13 @@ class JobRunner:
             lease.on_lost = lambda: running.kill(Reason.CANCELLED)
             if lease.lost:
                 running.kill(Reason.CANCELLED)
-            return running.wait()
+            return retry_of_function(job, fn.retry, running.wait())
         except Exception as exc:
             verdict = decide(job, exc, self.retry)
-            return self._with_logs(verdict, job, workdir) if isinstance(verdict, Outcome) \
-                else verdict
+            if isinstance(verdict, TryAgain):
+                return dataclasses.replace(verdict,
+                                           ended=self._with_logs(verdict.ended, job, workdir))
+            return self._with_logs(verdict, job, workdir)
         finally:
             if workdir is not None:
                 workdir.clear_quietly()
@@ -87,9 +89,9 @@ class JobRunner:
         try:
             printed = [captured(path, limit) for path in (workdir.stdout, workdir.stderr)] \
                 if workdir is not None else [b"", b""]
-            logs = keep_logs(self.blobs, job.id, *printed, outcome.error)
+            logs = keep_logs(self.blobs, job, *printed, outcome.error)
         except (OSError, SluiceError):
-            logs = keep_logs(self.blobs, job.id, b"", b"", outcome.error)
+            logs = keep_logs(self.blobs, job, b"", b"", outcome.error)
         return dataclasses.replace(outcome, stdout_ref=logs.stdout_ref,
                                    stderr_ref=logs.stderr_ref, inline_blobs=logs.inline_blobs)
 
@@ -97,8 +99,8 @@ class JobRunner:
         """Record the verdict while the lease is held; the job as finished, if it is."""
         owner = self.leases.owner
         if isinstance(verdict, TryAgain):
-            if self.store.release(job, owner, error=verdict.error,
-                                  due_at=time.time() + verdict.delay) is None:
+            if self.store.release(job, owner, verdict.ended, due_at=time.time() + verdict.delay,
+                                  retried=verdict.retry) is None:
                 log.info("job %s ended while its attempt failed (cancelled?)", job.id)
                 return None
             raise dramatiq.Retry(delay=int(verdict.delay * 1000))

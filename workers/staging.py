@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 
 from core.blobs import Blobs
-from core.jobs import Outcome, OutputObject, Reason, blob_key
+from core.jobs import Job, Outcome, OutputObject, Reason, log_key
 from core.keys import output_name_problem
 from core.objects import ObjectStore
 from workers.contract import input_file, output_metadata, output_prefix
@@ -47,7 +47,7 @@ class LocalStaging:
                                  self.objects)
         reason, error = (execution.reason, execution.error) if problem is None \
             else (Reason.ERROR, problem)
-        logs = keep_logs(self.blobs, job.id, captured(dirs.stdout), captured(dirs.stderr),
+        logs = keep_logs(self.blobs, job, captured(dirs.stdout), captured(dirs.stderr),
                          error)
         return dataclasses.replace(logs, exit_code=execution.exit_code, reason=reason,
                                    error=error, cpu_seconds=execution.cpu_seconds,
@@ -64,17 +64,17 @@ def captured(path: Path, limit: int | None = None) -> bytes:
         return b""
 
 
-def keep_logs(blobs: Blobs, job_id: str, stdout: bytes, stderr: bytes, error: str | None,
+def keep_logs(blobs: Blobs, job: Job, stdout: bytes, stderr: bytes, error: str | None,
               *, stdout_ref: str | None = None) -> Outcome:
     """An outcome holding only the attempt's captured output, placed as blobs: `stderr`
     ends with Sluice's own word on the attempt, if any. `stdout_ref` names a stdout already
     stored (by a pod's uploader) instead of `stdout`."""
     inline: dict[str, bytes] = {}
     if stdout_ref is None:
-        stdout_ref, inline = blobs.prepare(blob_key("stdout", job_id), stdout)
+        stdout_ref, inline = blobs.prepare(log_key("stdout", job.id, job.attempts), stdout)
     if error:
         stderr += f"sluice: {error}\n".encode()
-    stderr_ref, inline_err = blobs.prepare(blob_key("stderr", job_id), stderr)
+    stderr_ref, inline_err = blobs.prepare(log_key("stderr", job.id, job.attempts), stderr)
     return Outcome(stdout_ref=stdout_ref, stderr_ref=stderr_ref, inline_blobs=inline | inline_err)
 
 

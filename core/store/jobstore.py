@@ -1,4 +1,5 @@
-"""Job and function persistence. Every state change is one compare-and-set UPDATE."""
+"""Job persistence (functions: `functionrows`, attempts: `attempts`). Every state change is
+one compare-and-set UPDATE."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.errors import Conflict, NotFound
-from core.functions import Function
-from core.jobs import (BLOB_KINDS, Job, JobStatus, Outcome, OutputObject, Reason, Trigger,
-                       blob_key)
+from core.errors import NotFound
+from core.jobs import (BLOB_KINDS, AttemptRecord, Job, JobStatus, Outcome, OutputObject,
+                       Reason, Trigger, blob_key)
+from core.store import attempts
 from core.store.database import Database
-from core.store.schema import blobs, function_revisions, functions, jobs
+from core.store.functionrows import FunctionRows
+from core.store.schema import blobs, jobs, storable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -36,17 +38,6 @@ _TO_COLUMN = {
     "outputs": lambda value: [o.to_dict() for o in value],
 }
 _JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
-
-
-@dataclasses.dataclass(frozen=True)
-class StoredFunction:
-    """A function's row with the spec of its revision, as stored: `FunctionCatalog` turns
-    it into a `Function`, parsing each revision once."""
-
-    name: str
-    revision: int
-    spec: dict[str, Any]
-    token: str = dataclasses.field(default="", repr=False)
 
 
 def _set(*columns: str) -> dict:
@@ -71,35 +62,32 @@ _HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
 _FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
 _RELEASE = jobs.update().where(_OWNED).values(
     status=JobStatus.QUEUED.value, owner=None, heartbeat_at=None,
+    retries=jobs.c.retries + sa.bindparam("v_retried"),
     **_set("error", "published_at")).returning(*jobs.c)
+# A cancelled attempt's log and measures, kept on its job once the attempt has stopped.
+_CANCELLED_LOGS = jobs.update().where(
+    jobs.c.id == sa.bindparam("w_id"), jobs.c.attempts == sa.bindparam("w_attempt"),
+    jobs.c.status == JobStatus.CANCELLED.value, jobs.c.stdout_ref.is_(None),
+    jobs.c.stderr_ref.is_(None)).values(**_set(
+        "exit_code", "cpu_seconds", "peak_memory", "stdout_ref", "stderr_ref")).returning(*jobs.c)
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
 _GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
 _KNOWN_KEYS = sa.select(jobs.c.idempotency_key).where(
     jobs.c.idempotency_key.in_(sa.bindparam("w_keys", expanding=True)))
-_CURRENT = sa.select(functions.c.name, functions.c.revision, functions.c.token,
-                     function_revisions.c.spec).join(function_revisions, sa.and_(
-                         function_revisions.c.name == functions.c.name,
-                         function_revisions.c.revision == functions.c.revision))
-_GET_FUNCTION = _CURRENT.where(functions.c.name == sa.bindparam("w_name"))
-_GET_REVISION = sa.select(function_revisions.c.spec).where(
-    function_revisions.c.name == sa.bindparam("w_name"),
-    function_revisions.c.revision == sa.bindparam("w_revision"))
-_NEXT_REVISION = sa.select(sa.func.coalesce(sa.func.max(function_revisions.c.revision), 0) + 1
-                           ).where(function_revisions.c.name == sa.bindparam("w_name"))
 _ACTIVE_FUNCTIONS = sa.select(jobs.c.function).where(jobs.c.status.in_(_ACTIVE)).distinct()
-_FUNCTIONS_VERSION = sa.select(sa.func.count(), sa.func.max(functions.c.updated_at))
 _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
 
 
-class JobStore:
+class JobStore(FunctionRows):
     """Functions, jobs and inline blobs in one relational database."""
 
     def __init__(self, url: str):
         self.db = Database(url)
         self.engine = self.db.engine
         self.is_sqlite = self.db.is_sqlite
-        self._upsert_blob = _blob_upsert(sqlite if self.is_sqlite else postgresql)
+        self._dialect = sqlite if self.is_sqlite else postgresql
+        self._upsert_blob = _blob_upsert(self._dialect)
 
     def __repr__(self) -> str:
         return f"JobStore({self.db!r})"
@@ -127,79 +115,6 @@ class JobStore:
         with open(f"{self.engine.url.database}.migrate-lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self.db.write(upgrade)
-
-    # -- functions ------------------------------------------------------------------------
-
-    def create_function(self, fn: Function, now: float | None = None) -> StoredFunction:
-        """Store a new function; its first revision continues the numbers of any earlier
-        function of that name."""
-        now = now or time.time()
-
-        def create(c) -> int:
-            revision = c.execute(_NEXT_REVISION, {"w_name": fn.name}).scalar_one()
-            c.execute(functions.insert().values(name=fn.name, revision=revision, token=fn.token,
-                                                created_at=now, updated_at=now))
-            self._add_revision(c, fn, revision, now)
-            return revision
-        try:
-            revision = self.db.write(create)
-        except sa.exc.IntegrityError:
-            raise Conflict(f"function {fn.name!r} already exists") from None
-        return StoredFunction(fn.name, revision, fn.to_spec(), fn.token)
-
-    def replace_function(self, fn: Function, now: float | None = None) -> StoredFunction:
-        """Store a new revision of an existing function, keeping its token."""
-        now = now or time.time()
-        statement = (functions.update().where(functions.c.name == fn.name)
-                     .values(revision=_NEXT_REVISION.scalar_subquery(), updated_at=now)
-                     .returning(functions.c.revision, functions.c.token))
-
-        def replace(c):
-            row = c.execute(statement, {"w_name": fn.name}).first()
-            if row is not None:
-                self._add_revision(c, fn, row.revision, now)
-            return row
-        row = self.db.write(replace)
-        if row is None:
-            raise NotFound(f"function {fn.name!r} does not exist")
-        return StoredFunction(fn.name, row.revision, fn.to_spec(), row.token)
-
-    @staticmethod
-    def _add_revision(connection, fn: Function, revision: int, now: float) -> None:
-        connection.execute(function_revisions.insert().values(
-            name=fn.name, revision=revision, spec=fn.to_spec(), created_at=now))
-
-    def get_function(self, name: str) -> StoredFunction:
-        row = self.db.read(lambda c: c.execute(_GET_FUNCTION, {"w_name": name}).first())
-        if row is None:
-            raise NotFound(f"function {name!r} does not exist")
-        return StoredFunction(row.name, row.revision, row.spec, row.token)
-
-    def get_revision(self, name: str, revision: int) -> StoredFunction:
-        """A revision as it was deployed, whether or not it is still the current one."""
-        params = {"w_name": name, "w_revision": revision}
-        spec = self.db.read(lambda c: c.execute(_GET_REVISION, params).scalar())
-        if spec is None:
-            raise NotFound(f"function {name!r} has no revision {revision}")
-        return StoredFunction(name, revision, spec)
-
-    def list_functions(self) -> list[StoredFunction]:
-        rows = self.db.read(
-            lambda c: c.execute(_CURRENT.order_by(functions.c.name)).all())
-        return [StoredFunction(r.name, r.revision, r.spec, r.token) for r in rows]
-
-    def functions_version(self) -> tuple[int, float]:
-        """Changes whenever a function is created, replaced or deleted: a cheap freshness
-        check for caches of the function list."""
-        row = self.db.read(lambda c: c.execute(_FUNCTIONS_VERSION).first())
-        return row[0], row[1] or 0.0
-
-    def delete_function(self, name: str) -> None:
-        """Its revisions stay: jobs still queued on them run as they were invoked."""
-        deleted = self.db.write(
-            lambda c: c.execute(functions.delete().where(functions.c.name == name)).rowcount)
-        if deleted == 0:
-            raise NotFound(f"function {name!r} does not exist")
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -260,9 +175,17 @@ class JobStore:
         """queued -> running, or, with `take_over_from`, running under that (dead) owner ->
         running under `owner`. None when the row was not in that state."""
         params = {"w_id": job_id, "v_owner": owner, "v_now": now}
-        if take_over_from is not None:
-            return self._returning(_TAKE_OVER, params | {"w_owner": take_over_from})
-        return self._returning(_CLAIM_QUEUED, params)
+        if take_over_from is None:
+            return self._returning(_CLAIM_QUEUED, params)
+
+        def take_over(c):
+            dead = c.execute(_GET, {"w_id": job_id}).first()
+            row = c.execute(_TAKE_OVER, params | {"w_owner": take_over_from}).first()
+            if row is not None:
+                attempts.insert(c, self._dialect, attempts.died(_job(dead), now))
+            return row
+        row = self.db.write(take_over)
+        return _job(row) if row is not None else None
 
     def heartbeat(self, job_id: str, owner: str, attempt: int, now: float) -> bool:
         """Renew the lease of attempt `attempt`; False when the job is no longer that
@@ -278,16 +201,25 @@ class JobStore:
                   for column in _OUTCOME_COLUMNS if column != "finished_at"}
         for column in ("status", "reason", "outputs"):
             params[f"v_{column}"] = _TO_COLUMN[column](params[f"v_{column}"])
-        params |= {"v_error": _text(outcome.error), "v_finished_at": now,
+        params |= {"v_error": storable(outcome.error), "v_finished_at": now,
                    **_owned(job, owner)}
-        return self._returning(_FINISH, params, outcome.inline_blobs)
+        return self._returning(_FINISH, params, outcome.inline_blobs,
+                               attempts.ended(job, owner, now, outcome))
 
-    def release(self, job: Job, owner: str, *, error: str, due_at: float) -> Job | None:
-        """running -> queued again, for another attempt after this one met a passing failure;
-        `error` says why, and the sweeper leaves the job to its delayed message until
+    def release(self, job: Job, owner: str, ended: Outcome, *, due_at: float,
+                retried: bool = False) -> Job | None:
+        """running -> queued again, for another attempt after this one `ended` so: a
+        passing failure, or with `retried`, one of the function's own that its policy retries. The
+        job's error says why; the sweeper leaves the job to its delayed message until
         `due_at`. None when the job is no longer this attempt's (cancelled meanwhile)."""
-        params = {"v_error": _text(error), "v_published_at": due_at, **_owned(job, owner)}
-        return self._returning(_RELEASE, params)
+        params = {"v_error": storable(ended.error), "v_published_at": due_at,
+                  "v_retried": int(retried), **_owned(job, owner)}
+        return self._returning(_RELEASE, params, ended.inline_blobs,
+                               attempts.ended(job, owner, time.time(), ended))
+
+    def list_attempts(self, job_id: str) -> list[AttemptRecord]:
+        """The job's attempts that ended, the first first."""
+        return self.db.read(lambda c: attempts.listed(c, job_id))
 
     def cancel(self, job_id: str, now: float) -> Job | None:
         """queued|running -> cancelled; None when the job had already ended."""
@@ -295,6 +227,26 @@ class JobStore:
             status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value, finished_at=now
         ).returning(*jobs.c)
         return self._returning(statement, {})
+
+    def keep_cancelled_logs(self, job: Job, owner: str, outcome: Outcome, now: float
+                            ) -> Job | None:
+        """What the attempt of `job` (as claimed) that was cancelled had printed and used,
+        once it stopped; None when the job is not that attempt's cancelled job."""
+        params = {"w_id": job.id, "w_attempt": job.attempts, "v_exit_code": outcome.exit_code,
+                  "v_cpu_seconds": outcome.cpu_seconds, "v_peak_memory": outcome.peak_memory,
+                  "v_stdout_ref": outcome.stdout_ref, "v_stderr_ref": outcome.stderr_ref}
+        ended = dataclasses.replace(outcome, reason=Reason.CANCELLED)
+        return self._returning(_CANCELLED_LOGS, params, outcome.inline_blobs,
+                               attempts.ended(job, owner, now, ended))
+
+    def cancel_queued(self, function: str, now: float) -> list[Job]:
+        """Every queued job of `function` -> cancelled; the jobs so cancelled."""
+        statement = jobs.update().where(
+            jobs.c.function == function, jobs.c.status == JobStatus.QUEUED.value).values(
+            status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value, finished_at=now
+        ).returning(*jobs.c)
+        rows = self.db.write(lambda c: c.execute(statement).all())
+        return [_job(row) for row in rows]
 
     def delete_jobs(self, job_ids: Iterable[str]) -> int:
         """Delete finished jobs and their inline blobs; active ones are left alone."""
@@ -307,8 +259,10 @@ class JobStore:
                 jobs.c.id.in_(ids), jobs.c.status.not_in(_ACTIVE)).returning(jobs.c.id)).all()
             gone = [row.id for row in deleted]
             if gone:
-                c.execute(blobs.delete().where(blobs.c.key.in_(
-                    [blob_key(kind, job_id) for job_id in gone for kind in BLOB_KINDS])))
+                logs = [ref.removeprefix("db:") for ref in attempts.log_refs(c, gone)]
+                c.execute(blobs.delete().where(blobs.c.key.in_(logs + [
+                    blob_key(kind, job_id) for job_id in gone for kind in BLOB_KINDS])))
+                attempts.delete(c, gone)
             return len(gone)
         return self.db.write(delete)
 
@@ -328,12 +282,15 @@ class JobStore:
         )).order_by(jobs.c.id).limit(limit)
         return [_job(r) for r in self.db.read(lambda c: c.execute(query).all())]
 
-    def _returning(self, statement, params: dict, inline_blobs: dict[str, bytes] | None = None
-                   ) -> Job | None:
+    def _returning(self, statement, params: dict, inline_blobs: dict[str, bytes] | None = None,
+                   attempt: dict | None = None) -> Job | None:
+        """One change of a job, with the blobs and the attempt it records, if it applied."""
         def update(c):
             row = c.execute(statement, params).first()
             if row is not None:
                 self._write_blobs(c, inline_blobs)
+                if attempt is not None:
+                    attempts.insert(c, self._dialect, attempt)
             return row
         row = self.db.write(update)
         return _job(row) if row is not None else None
@@ -362,12 +319,6 @@ def _blob_upsert(dialect):
 
 def _owned(job: Job, owner: str) -> dict[str, Any]:
     return {"w_id": job.id, "w_owner": owner, "w_attempt": job.attempts}
-
-
-def _text(text: str | None) -> str | None:
-    """Text a column can hold: PostgreSQL refuses NUL, which a function can put in what
-    its attempt reports (GNU time's notes come from its scratch directory)."""
-    return text.replace("\0", "\ufffd") if text else text
 
 
 def _job_values(job: Job) -> dict[str, Any]:

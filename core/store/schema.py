@@ -57,8 +57,25 @@ jobs = sa.Table(
     sa.Column("source_key", sa.String(1024)),
     sa.Column("source_version", sa.String(255)),
     sa.Column("event", sa.JSON),
+    sa.Column("retries", sa.Integer, nullable=False, default=0),
     sa.Index("ix_jobs_function_id", "function", "id"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
+)
+
+attempts = sa.Table(
+    "attempts", metadata,
+    sa.Column("job_id", sa.String(26), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float, nullable=False),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("reason", sa.String(16)),
+    sa.Column("error", sa.Text),
+    sa.Column("cpu_seconds", sa.Float),
+    sa.Column("peak_memory", sa.BigInteger),
+    sa.Column("stdout_ref", sa.String(1100)),
+    sa.Column("stderr_ref", sa.String(1100)),
 )
 
 blobs = sa.Table(
@@ -66,3 +83,9 @@ blobs = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
+
+
+def storable(text: str | None) -> str | None:
+    """Text a column can hold: PostgreSQL refuses NUL, which a function can put in what its
+    attempt reports (GNU time's notes come from its scratch directory)."""
+    return text.replace("\0", "\ufffd") if text else text

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import functions, keys, oscar, quantities
+from core import functions, keys, oscar, quantities, retries
 from core.errors import SluiceError
 from core.ids import JOB_ID_PATTERN
 from core.jobs import JobStatus, Reason, Trigger
@@ -47,6 +47,7 @@ def _quantity(number: str, regex, example: str) -> dict:
 
 
 def _function_spec_properties() -> dict[str, Any]:
+    backoff = _quantity("number", quantities.DURATION, "2s")
     location = {"bucket": _pattern(keys.BUCKET),
                 "prefix": {"type": "string", "maxLength": keys.MAX_PREFIX_BYTES}}
     properties = {
@@ -77,6 +78,17 @@ def _function_spec_properties() -> dict[str, Any]:
         "log_level": {"enum": list(functions.LOG_LEVELS)},
         "mode": {"enum": list(functions.MODES), "default": "sync"},
         "description": STRING,
+        "retries": {"type": "integer", "minimum": 0, "maximum": retries.MAX_RETRIES,
+                    "default": 0, "description": "Attempts after one the function failed."},
+        "retry_backoff": {"oneOf": [backoff, _obj({"initial": backoff, "max": backoff},
+                                                  required=())],
+                          "description": "Before each retry: doubling from initial (1 s) up "
+                                         "to max (5 min), with jitter."},
+        "retry_on": {"type": "array", "minItems": 1, "items": {"oneOf": [
+            {"enum": list(retries.FAILURES)},
+            {"type": "integer", "minimum": 1, "maximum": 255}]},
+            "description": "Which failures are retried: reasons and exit codes (default: "
+                           "any)."},
     }
     return properties
 
@@ -107,6 +119,8 @@ def _job() -> dict[str, Any]:
         "id": _pattern(JOB_ID_PATTERN), "function": STRING, "revision": {"type": "integer"},
         "trigger": {"enum": [str(t) for t in Trigger]},
         "status": {"enum": [str(s) for s in JobStatus]}, "attempts": count,
+        "retries": {**count, "description": "How many times the function's retry policy "
+                                            "ran it again."},
         "created_at": {"type": "string", "format": "date-time"}, "started_at": TIME,
         "finished_at": TIME, "queue_wait": number, "runtime": number,
         "exit_code": {"type": ["integer", "null"]},
@@ -117,6 +131,19 @@ def _job() -> dict[str, Any]:
         "source": nullable(_obj({"bucket": STRING, "key": STRING,
                                  "version": {"type": ["string", "null"]}})),
         "outputs": {"type": "array", "items": _obj(OUTPUT)},
+    })
+
+
+def _attempt() -> dict[str, Any]:
+    number = {"type": ["number", "null"]}
+    return _obj({
+        "number": {"type": "integer", "minimum": 1}, "worker": {"type": ["string", "null"]},
+        "started_at": TIME, "finished_at": {"type": "string", "format": "date-time"},
+        "exit_code": {"type": ["integer", "null"]},
+        "reason": {"enum": [*(str(r) for r in Reason), None]},
+        "error": {"type": ["string", "null"]}, "cpu_seconds": number,
+        "peak_memory": {"type": ["integer", "null"]},
+        "logs": {"type": "string", "format": "uri-reference"},
     })
 
 
@@ -167,6 +194,10 @@ def components() -> dict[str, Any]:
         "OutputManifest": _obj({"job": STRING, "status": {"enum": [str(s) for s in JobStatus]},
                                 "outputs": {"type": "array", "items": _obj({
                                     **OUTPUT, "url": {"type": "string", "format": "uri"}})}}),
+        "Attempts": _obj({"job": STRING, "status": {"enum": [str(s) for s in JobStatus]},
+                          "attempts": {"type": "array", "items": _attempt()}}),
+        "Cancelled": _obj({"function": STRING, "cancelled": {
+            "type": "array", "items": _pattern(JOB_ID_PATTERN)}}),
         "Problem": _problem(),
         "ObjectListing": _obj({"bucket": STRING, "prefix": STRING, "objects": {
             "type": "array", "items": _obj({"key": STRING, "etag": STRING,

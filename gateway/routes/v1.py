@@ -163,18 +163,49 @@ async def cancel_job(request: web.Request) -> web.Response:
     return _job(await request.app[SERVICE].cancel_job(caller(request), request.match_info["id"]))
 
 
+@routes.delete("/v1/jobs/{id}")
+@described("Delete a finished job: its record, its logs and its outputs", tag="jobs",
+           problems=(404, 409, 502), answers={204: answer("Deleted")})
+async def delete_job(request: web.Request) -> web.Response:
+    await request.app[SERVICE].purge_job(caller(request), request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.delete("/v1/functions/{name}/queue")
+@described("Cancel every job of the function that has not started", tag="functions",
+           problems=(404,), answers={200: json_answer("The jobs cancelled", "Cancelled")})
+async def cancel_queued(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    cancelled = await request.app[SERVICE].cancel_queued(caller(request), name)
+    return _json({"function": name, "cancelled": [job.id for job in cancelled]})
+
+
 def _job(job: Job) -> web.Response:
     return _json(job.to_dict(), headers=responses.job_headers(job))
 
 
 @routes.get("/v1/jobs/{id}/logs")
 @described("What a job's function printed", tag="jobs", problems=(400, 404), parameters=(
-    query("stream", {"enum": ["all", "stdout", "stderr"], "default": "all"}, "Which."),),
+    query("stream", {"enum": ["all", "stdout", "stderr"], "default": "all"}, "Which."),
+    query("attempt", {"type": "integer", "minimum": 1},
+          "That attempt's log (default: the last attempt's).")),
            answers={200: answer("The log", {"text/plain": STRING})})
 async def job_logs(request: web.Request) -> web.Response:
     stream = query_choice(request, "stream", ("all", "stdout", "stderr"), default="all")
-    data = await request.app[SERVICE].logs(caller(request), request.match_info["id"], stream)
+    attempt = query_number(request, "attempt", None, minimum=1, integer=True)
+    data = await request.app[SERVICE].logs(caller(request), request.match_info["id"], stream,
+                                           attempt)
     return web.Response(body=data, content_type="text/plain", charset="utf-8")
+
+
+@routes.get("/v1/jobs/{id}/attempts")
+@described("Every attempt of a job that ended: how, where and when, and its log",
+           tag="jobs", problems=(404,), answers={200: json_answer("The attempts", "Attempts")})
+async def job_attempts(request: web.Request) -> web.Response:
+    job, ended = await request.app[SERVICE].attempts(caller(request), request.match_info["id"])
+    return _json({"job": job.id, "status": str(job.status), "attempts": [
+        attempt.to_dict() | {"logs": f"/v1/jobs/{job.id}/logs?attempt={attempt.number}"}
+        for attempt in ended]})
 
 
 @routes.get("/v1/jobs/{id}/outputs")

@@ -8,7 +8,7 @@ import pytest
 from core.errors import Conflict, NotFound
 from core.functions import Function
 from core.ids import new_id
-from core.jobs import Job, JobStatus, Outcome, OutputObject, Trigger
+from core.jobs import Job, JobStatus, Outcome, OutputObject, Reason, Trigger
 from core.store import JobStore
 
 
@@ -115,7 +115,7 @@ def test_only_the_attempt_that_owns_the_job_records_it(store):
     first = store.claim(job.id, "w1", time.time())
     second = store.claim(job.id, "w1", time.time(), take_over_from="w1")
     assert store.finish(first, "w1", Outcome(exit_code=0), time.time()) is None
-    assert store.release(first, "w1", error="no", due_at=time.time()) is None
+    assert store.release(first, "w1", Outcome(error="no"), due_at=time.time()) is None
     assert store.finish(second, "w1", Outcome(exit_code=0), time.time()).attempts == 2
 
 
@@ -142,14 +142,46 @@ def test_a_released_attempt_queues_the_job_again_until_it_is_due(store):
     now = time.time()
     job, _ = store.create_job(make_job())
     claimed = store.claim(job.id, "w1", now)
-    assert store.release(claimed, "intruder", error="no", due_at=now + 30) is None
-    released = store.release(claimed, "w1", error="attempt 1: away", due_at=now + 30)
+    assert store.release(claimed, "intruder", Outcome(error="no"), due_at=now + 30) is None
+    released = store.release(claimed, "w1", Outcome(reason=Reason.UNAVAILABLE,
+                                                    error="attempt 1: away"), due_at=now + 30)
     assert (released.status, released.attempts, released.owner) == (JobStatus.QUEUED, 1, None)
     assert released.error == "attempt 1: away"
     assert store.jobs_to_republish(now + 20, queued_before=now + 20, heartbeat_before=now) == []
     assert [j.id for j in store.jobs_to_republish(
         now + 40, queued_before=now + 40, heartbeat_before=now)] == [job.id]
     assert store.claim(job.id, "w2", now + 40).attempts == 2
+
+
+def test_every_attempt_is_kept_with_how_it_ended_and_goes_with_its_job(store):
+    """A platform failure, a failure the function retries, a worker that died, the last:
+    four attempts, one row each, in order; only the function's own failure counts as one
+    of its retries. Deleting the job deletes them and their logs."""
+    now = time.time()
+    job, _ = store.create_job(make_job())
+    first = store.claim(job.id, "w1", now)
+    store.release(first, "w1", Outcome(reason=Reason.UNAVAILABLE, error="store away"),
+                  due_at=now)
+    second = store.claim(job.id, "w1", now + 1)
+    log = {"stderr/" + job.id + "/2": b"exit 3\n"}
+    released = store.release(second, "w1", Outcome(exit_code=3, reason=Reason.ERROR,
+                                                   stderr_ref="db:stderr/" + job.id + "/2",
+                                                   inline_blobs=log), due_at=now + 1,
+                             retried=True)
+    assert released.retries == 1
+    store.claim(job.id, "dead", now + 2)
+    last = store.claim(job.id, "w2", now + 30, take_over_from="dead")
+    store.finish(last, "w2", Outcome(exit_code=0), now + 31)
+    history = store.list_attempts(job.id)
+    assert [(a.number, a.owner, a.reason, a.exit_code) for a in history] == [
+        (1, "w1", Reason.UNAVAILABLE, None), (2, "w1", Reason.ERROR, 3),
+        (3, "dead", Reason.ERROR, None), (4, "w2", None, 0)]
+    assert "lease lapsed" in history[2].error and history[3].finished_at == now + 31
+    assert store.get_blob("stderr/" + job.id + "/2") == b"exit 3\n"
+    assert store.delete_jobs([job.id]) == 1
+    assert store.list_attempts(job.id) == []
+    with pytest.raises(NotFound):
+        store.get_blob("stderr/" + job.id + "/2")
 
 
 def test_cancel_stops_heartbeats_and_finishing(store):

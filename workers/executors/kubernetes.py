@@ -16,7 +16,7 @@ import threading
 from core import runnable
 from core.blobs import Blobs
 from core.errors import Invalid, NotFound, SluiceError, Unavailable
-from core.jobs import Outcome, OutputObject, Reason, blob_key
+from core.jobs import Outcome, OutputObject, Reason, log_key
 from core.objects import ObjectStore
 from core.settings import KubernetesSettings
 from workers.contract import environment, input_name, output_metadata, output_prefix
@@ -67,7 +67,7 @@ class KubernetesExecutor:
             output_prefix=output_prefix(job, fn), metadata=output_metadata(job),
             result_bucket=self.blobs.bucket,
             result_key=f"pods/{job.id}/{job.attempts}/result.json",
-            stdout_key=blob_key("stdout", job.id))
+            stdout_key=log_key("stdout", job.id, job.attempts))
         manifest = job_manifest(
             job_id=job.id, attempt=job.attempts, fn=fn, plan=plan, cluster=self.cluster,
             environment=environment(job, fn, _DIRS, _BASE_ENV),
@@ -156,7 +156,7 @@ class RunningJob:
             reason = Reason.ERROR
             error = error or (None if exit_code is not None
                               else "the attempt ended without an exit code")
-        logs = keep_logs(executor.blobs, self.attempt.job.id, stdout, self._function_log(),
+        logs = keep_logs(executor.blobs, self.attempt.job, stdout, self._function_log(),
                          error, stdout_ref=stdout_ref)
         return dataclasses.replace(logs, exit_code=exit_code, reason=reason, error=error,
                                    outputs=outputs)

@@ -268,3 +268,22 @@ async def test_a_multipart_object_upload_is_422(local_gateway):
         headers={"Content-Type": "multipart/form-data"}), 422)
     missing = await local_gateway.request("GET", "/v1/objects/inbox/form.bin")
     assert missing.status == 404
+
+
+@pytest.mark.parametrize("policy, paths", [
+    ({"retries": -1}, ["retries"]),
+    ({"retries": 101}, ["retries"]),
+    ({"retries": True}, ["retries"]),
+    ({"retry_on": []}, ["retry_on"]),
+    ({"retry_on": ["boom", 0, 256, True]}, ["retry_on.0", "retry_on.1", "retry_on.2",
+                                             "retry_on.3"]),
+    ({"retry_backoff": "soon"}, ["retry_backoff"]),
+    ({"retry_backoff": {"initial": "1m", "max": "1s"}}, ["retry_backoff.max"]),
+    ({"retry_backoff": {"initial": 0}}, ["retry_backoff.initial"]),
+    ({"retry_backoff": {"every": "1s"}}, ["retry_backoff"]),
+    ({"retry_backoff": {"max": "2d"}}, ["retry_backoff.max"]),
+])
+async def test_a_retry_policy_out_of_its_bounds_is_422(local_gateway, policy, paths):
+    body = await problem(await local_gateway.request(
+        "PUT", "/v1/functions/retried", json={**GOOD, **policy}), 422)
+    assert [e["path"] for e in body["errors"]] == paths

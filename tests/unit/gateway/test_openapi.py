@@ -13,7 +13,7 @@ from aiohttp import web
 from openapi_spec_validator import validate
 
 from core import functions
-from core.jobs import Job, JobStatus, Trigger
+from core.jobs import AttemptRecord, Job, JobStatus, Trigger
 from gateway.app import create_app
 from gateway.openapi import document
 from gateway.openapi.operations import described
@@ -65,6 +65,9 @@ async def test_the_schemas_follow_the_models(spec):
               status=JobStatus.QUEUED, created_at=0.0)
     assert set(schemas["Job"]["properties"]) == set(job.to_dict())
     assert schemas["Job"]["properties"]["status"]["enum"] == [str(s) for s in JobStatus]
+    attempt = AttemptRecord(job_id=job.id, number=1, finished_at=0.0)
+    assert set(schemas["Attempts"]["properties"]["attempts"]["items"]["properties"]) == \
+        set(attempt.to_dict()) | {"logs"}
 
 
 async def test_the_yaml_document_is_the_same_document(local_gateway, spec):

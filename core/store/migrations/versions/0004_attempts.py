@@ -1,0 +1,40 @@
+"""Every attempt of a job kept, and how many of them the function itself failed (its own
+retries are counted apart from the platform's).
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("retries", sa.Integer, nullable=False, server_default="0"))
+    op.create_table(
+        "attempts",
+        sa.Column("job_id", sa.String(26), primary_key=True),
+        sa.Column("number", sa.Integer, primary_key=True),
+        sa.Column("owner", sa.String(255)),
+        sa.Column("started_at", sa.Float),
+        sa.Column("finished_at", sa.Float, nullable=False),
+        sa.Column("exit_code", sa.Integer),
+        sa.Column("reason", sa.String(16)),
+        sa.Column("error", sa.Text),
+        sa.Column("cpu_seconds", sa.Float),
+        sa.Column("peak_memory", sa.BigInteger),
+        sa.Column("stdout_ref", sa.String(1100)),
+        sa.Column("stderr_ref", sa.String(1100)),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("attempts")
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("retries")

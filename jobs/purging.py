@@ -1,0 +1,25 @@
+"""Removing a finished job for good: its outputs and the blobs it kept in the object store
+first, then its record with its attempts and the blobs kept in the job store, so that a
+purge the object store interrupts can be asked again and leaves nothing behind."""
+
+from __future__ import annotations
+
+from core.errors import Conflict
+from core.jobs import Job
+from core.objects import ObjectStore
+from core.store import JobStore
+
+
+def purge(store: JobStore, objects: ObjectStore, job: Job) -> None:
+    """Delete `job`, which must have ended (409 otherwise: cancel it first)."""
+    if not job.status.terminal:
+        raise Conflict(f"job {job.id} is {job.status}; cancel it first, then delete it")
+    refs = [job.input_ref, job.stdout_ref, job.stderr_ref]
+    refs += [ref for ended in store.list_attempts(job.id)
+             for ref in (ended.stdout_ref, ended.stderr_ref)]
+    for ref in {ref for ref in refs if ref and ref.startswith("s3:")}:
+        bucket, _, key = ref.removeprefix("s3:").partition("/")
+        objects.delete(bucket, key)
+    for output in job.outputs:
+        objects.delete(output.bucket, output.key)
+    store.delete_jobs([job.id])
