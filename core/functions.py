@@ -23,7 +23,7 @@ RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", 
                 "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
-          "description", "retries", "retry_backoff", "retry_on")
+          "description", "retries", "retry_backoff", "retry_on", "on_failure")
 MAX_GUARD_DEPTH = 100
 MAX_TIMEOUT = 7 * 24 * 3600
 DEFAULT_TIMEOUT = 300.0
@@ -50,6 +50,8 @@ class Function:
     mode: str = "sync"
     description: str = ""
     retry: RetryPolicy = RetryPolicy()
+    on_failure: str | None = None
+    """The function a failed job of this one is handed to, its record as the input."""
     token: str = dataclasses.field(default="", repr=False)
     revision: int = 1
 
@@ -84,6 +86,8 @@ class Function:
             spec["gpu"] = self.placement.gpu
         if self.placement.kubernetes_spec():
             spec["kubernetes"] = self.placement.kubernetes_spec()
+        if self.on_failure:
+            spec["on_failure"] = self.on_failure
         return spec | self.retry.to_spec()
 
     def resolved(self, bucket: str, path: str = "") -> Function:
@@ -121,6 +125,7 @@ class Function:
         fields = {**_identity(spec, name, bad), **_program(spec, bad),
                   **_environment(spec, bad), **_limits(spec, bad), **_triggers(spec, bad),
                   **_behaviour(spec, bad), "retry": parse_retry(spec, bad),
+                  "on_failure": _on_failure(spec, name, bad),
                   "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)
@@ -245,6 +250,20 @@ def _behaviour(spec: Mapping, bad: Bad) -> dict[str, Any]:
     if not isinstance(description, str):
         bad("description", "must be a string")
     return {"log_level": log_level.upper(), "mode": mode, "description": description}
+
+
+def _on_failure(spec: Mapping, name: str | None, bad: Bad) -> str | None:
+    target = spec.get("on_failure")
+    if target is None:
+        return None
+    if not isinstance(target, str) or not NAME.match(target):
+        bad("on_failure", "must be the name of a function")
+        return None
+    if target == spec.get("name", name):
+        bad("on_failure", "must name another function: a failure handler that fails would "
+                          "run itself for ever")
+        return None
+    return target
 
 
 def parse_document(document: Any, bucket: str | None = None) -> list[Function]:

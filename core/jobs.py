@@ -52,6 +52,8 @@ class Trigger(enum.StrEnum):
     CRON = "cron"
     SCAN = "scan"
     CHAIN = "chain"
+    FAILURE = "failure"
+    """Another function's job failed, and this function is its `on_failure`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +84,8 @@ class Job:
     attempts: int = 0
     retries: int = 0
     """How many times the function's own retry policy ran it again."""
+    resumed_after: int = 0
+    """The attempts before it was last run again by hand (a redrive)."""
     started_at: float | None = None
     finished_at: float | None = None
     exit_code: int | None = None

@@ -202,6 +202,12 @@ class Service:
         caller.require_function(await self._run(self.catalog.get, function))
         return await self._run(self.context.finisher.cancel_queued, function)
 
+    async def retry_job(self, caller: Caller, job_id: str, *, original_revision: bool) -> Job:
+        """Run a failed or cancelled job again, as its next attempt."""
+        job = await self._authorized_job(caller, job_id)
+        return await self._run(functools.partial(self.context.redriver.redrive, job,
+                                                 original_revision=original_revision))
+
     async def cancel_job(self, caller: Caller, job_id: str) -> Job:
         job = await self._authorized_job(caller, job_id)
         cancelled = await self._run(self.context.finisher.cancel, job.id)

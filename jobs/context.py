@@ -13,6 +13,7 @@ from core.objects import ObjectStore
 from core.settings import Settings
 from core.store import JobStore
 from jobs.finishing import Finisher
+from jobs.redriving import Redriver
 from jobs.routing import EventRouter
 from jobs.scanning import Scanner
 from jobs.submission import JobSubmitter
@@ -30,6 +31,7 @@ class JobContext:
     router: EventRouter
     scanner: Scanner
     finisher: Finisher
+    redriver: Redriver
     events: Events
 
     @classmethod
@@ -46,8 +48,9 @@ class JobContext:
         router = EventRouter(catalog, objects, submitter, settings.max_chain_depth)
         return cls(settings=settings, store=store, objects=objects, blobs=blobs,
                    catalog=catalog, publisher=publisher, submitter=submitter, router=router,
-                   scanner=Scanner(router, objects, store), finisher=Finisher(store, events),
-                   events=events)
+                   scanner=Scanner(router, objects, store),
+                   finisher=Finisher(store, events, catalog, submitter),
+                   redriver=Redriver(store, catalog, publisher), events=events)
 
     def prepare(self) -> None:
         """Bring the store's schema up to date and make the system bucket: each process

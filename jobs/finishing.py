@@ -4,6 +4,7 @@ folder run next, on any S3 server). Cancelling ends a job the same way."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -11,15 +12,19 @@ from broker.events import Events
 from core import metrics
 from core.errors import SluiceError
 from core.events import ObjectEvent
-from core.jobs import Job, Outcome
+from core.catalog import FunctionCatalog
+from core.jobs import Job, JobStatus, Outcome, Trigger
 from core.store import JobStore
+from jobs.submission import JobSubmitter
 
 log = logging.getLogger(__name__)
 
 
 class Finisher:
-    def __init__(self, store: JobStore, events: Events):
+    def __init__(self, store: JobStore, events: Events, catalog: FunctionCatalog,
+                 submitter: JobSubmitter):
         self.store, self.events = store, events
+        self.catalog, self.submitter = catalog, submitter
 
     def record(self, job: Job, owner: str, outcome: Outcome) -> Job | None:
         """Record the outcome of `owner`'s attempt; None when the job had ended meanwhile:
@@ -35,7 +40,28 @@ class Finisher:
             return None
         metrics.JOBS_FINISHED.labels(finished.function, finished.status).inc()
         metrics.JOB_DURATION.labels(finished.function, finished.status).observe(finished.runtime)
+        if finished.status is JobStatus.FAILED:
+            self._hand_over_failure(finished)
         return finished
+
+    def _hand_over_failure(self, job: Job) -> None:
+        """Invoke the function's `on_failure` with the failed job's record (once per failed
+        attempt, by its idempotency key). A job that is itself a failure's handler hands
+        nothing on: handlers do not chain."""
+        if job.trigger is Trigger.FAILURE:
+            return
+        try:
+            target = self.catalog.revision(job.function, job.revision).on_failure
+            if target is None:
+                return
+            handler = self.catalog.get(target)
+            record = json.dumps({"job": job.to_dict()}).encode()
+            self.submitter.submit(handler, trigger=Trigger.FAILURE, body=record,
+                                  content_type="application/json", depth=job.depth + 1,
+                                  idempotency_key=f"on-failure:{job.id}:{job.attempts}")
+        except SluiceError as exc:
+            log.warning("job %s failed and its on_failure could not be invoked: %s", job.id,
+                        exc.detail)
 
     def cancel(self, job_id: str) -> Job | None:
         """queued or running -> cancelled (a running attempt stops at its next heartbeat);

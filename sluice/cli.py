@@ -12,7 +12,7 @@ import yaml
 
 from core.errors import SluiceError
 from core.times import parse_rfc3339
-from sluice import objects_cli
+from sluice import jobs_cli, objects_cli
 from sluice.client import Client, ClientError
 
 TERMINAL = {"succeeded", "failed", "cancelled", "dismissed"}
@@ -121,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("jobs", jobs, "list jobs, newest first")
     p.add_argument("--function")
     p.add_argument("--status")
+    p.add_argument("--failed", action="store_true", help="only the failed ones (--status failed)")
     p.add_argument("--limit", type=int, default=20)
     p = command("job", job, "show a job")
     p.add_argument("id")
@@ -129,13 +130,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--stream", choices=("all", "stdout", "stderr"), default="all")
     p.add_argument("--attempt", type=int, help="that attempt's log (default: the last's)")
-    p = command("cancel", cancel, "cancel a queued or running job, or a function's queue")
+    p = command("cancel", _with_client(jobs_cli.cancel),
+                "cancel a queued or running job, or a function's queue")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?")
     which.add_argument("--queued", metavar="FUNCTION",
                        help="cancel every job of FUNCTION that has not started")
-    p = command("rm-job", remove_job, "delete a finished job: its record, logs and outputs")
+    p = command("rm-job", _with_client(jobs_cli.remove_job),
+                "delete a finished job: its record, logs and outputs")
     p.add_argument("id")
+    p = command("retry", _with_client(jobs_cli.retry),
+                "run a failed or cancelled job again, or a function's failed jobs")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?")
+    which.add_argument("--function", help="every failed job of FUNCTION (with --failed)")
+    p.add_argument("--failed", action="store_true", help="the failed jobs (with --function)")
+    p.add_argument("--since", help="only those that ended within this long, such as 1h")
+    p.add_argument("--original-revision", action="store_true",
+                   help="on the revision it was invoked with (default: the current one)")
     return parser
 
 
@@ -234,7 +246,8 @@ def invoke(args) -> int:
 
 def jobs(args) -> None:
     listing = _client(args).json("GET", "/v1/jobs", query={
-        "function": args.function, "status": args.status, "limit": args.limit})["jobs"]
+        "function": args.function, "status": "failed" if args.failed else args.status,
+        "limit": args.limit})["jobs"]
     if args.json:
         print(json.dumps(listing, indent=2))
         return
@@ -292,22 +305,6 @@ def logs(args) -> None:
     response = _client(args).request("GET", f"/v1/jobs/{args.id}/logs", query=query)
     sys.stdout.buffer.write(response.body)
     sys.stdout.flush()
-
-
-def cancel(args) -> None:
-    if args.queued:
-        answer = _client(args).json("DELETE", f"/v1/functions/{args.queued}/queue")
-        print(json.dumps(answer, indent=2) if args.json
-              else f"{args.queued}: {len(answer['cancelled'])} queued jobs cancelled")
-        return
-    record = _client(args).json("POST", f"/v1/jobs/{args.id}/cancel")
-    print(json.dumps(record, indent=2) if args.json else f"{record['id']}: {record['status']}")
-
-
-def remove_job(args) -> None:
-    _client(args).request("DELETE", f"/v1/jobs/{args.id}")
-    if not args.json:
-        print(f"{args.id}: deleted")
 
 
 def _table(rows, header) -> None:

@@ -46,7 +46,7 @@ class Client:
 
     def request(self, method: str, path: str, *, body: bytes | None = None,
                 headers: dict[str, str] | None = None, query: dict | None = None,
-                ok: tuple[int, ...] = (200, 201, 204)) -> Response:
+                ok: tuple[int, ...] = (200, 201, 202, 204)) -> Response:
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})

@@ -88,8 +88,9 @@ def retry_of_function(job: Job, policy: RetryPolicy, outcome: Outcome) -> Outcom
 
 
 def _platform_attempts(job: Job) -> int:
-    """The attempts the platform's retries count: those the function did not fail."""
-    return job.attempts - job.retries
+    """The attempts the platform's retries count: those since the job was last run again by
+    hand that the function did not fail."""
+    return job.attempts - job.resumed_after - job.retries
 
 
 def past_the_last(job: Job, policy: RetrySettings) -> Outcome | None:

@@ -70,6 +70,15 @@ _CANCELLED_LOGS = jobs.update().where(
     jobs.c.status == JobStatus.CANCELLED.value, jobs.c.stdout_ref.is_(None),
     jobs.c.stderr_ref.is_(None)).values(**_set(
         "exit_code", "cpu_seconds", "peak_memory", "stdout_ref", "stderr_ref")).returning(*jobs.c)
+# A failed or cancelled job queued again by hand: a new attempt, its own retries afresh.
+_REDRIVE = jobs.update().where(
+    jobs.c.id == sa.bindparam("w_id"),
+    jobs.c.status.in_((JobStatus.FAILED.value, JobStatus.CANCELLED.value))).values(
+    status=JobStatus.QUEUED.value, revision=sa.bindparam("v_revision"),
+    resumed_after=jobs.c.attempts, retries=0, published_at=sa.bindparam("v_now"),
+    owner=None, heartbeat_at=None, finished_at=None, exit_code=None, reason=None, error=None,
+    cpu_seconds=None, peak_memory=None, bytes_out=0, outputs=None, stdout_ref=None,
+    stderr_ref=None).returning(*jobs.c)
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
 _GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
 _KNOWN_KEYS = sa.select(jobs.c.idempotency_key).where(
@@ -238,6 +247,10 @@ class JobStore(FunctionRows):
         ended = dataclasses.replace(outcome, reason=Reason.CANCELLED)
         return self._returning(_CANCELLED_LOGS, params, outcome.inline_blobs,
                                attempts.ended(job, owner, now, ended))
+
+    def redrive(self, job_id: str, revision: int, now: float) -> Job | None:
+        """failed|cancelled -> queued, on `revision`; None when the job was not so."""
+        return self._returning(_REDRIVE, {"w_id": job_id, "v_revision": revision, "v_now": now})
 
     def cancel_queued(self, function: str, now: float) -> list[Job]:
         """Every queued job of `function` -> cancelled; the jobs so cancelled."""

@@ -58,6 +58,7 @@ jobs = sa.Table(
     sa.Column("source_version", sa.String(255)),
     sa.Column("event", sa.JSON),
     sa.Column("retries", sa.Integer, nullable=False, default=0),
+    sa.Column("resumed_after", sa.Integer, nullable=False, default=0),
     sa.Index("ix_jobs_function_id", "function", "id"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
 )

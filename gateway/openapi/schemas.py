@@ -89,6 +89,8 @@ def _function_spec_properties() -> dict[str, Any]:
             {"type": "integer", "minimum": 1, "maximum": 255}]},
             "description": "Which failures are retried: reasons and exit codes (default: "
                            "any)."},
+        "on_failure": {**_pattern(functions.NAME), "description": "A function to invoke "
+                       "with the record of each job of this one that fails, as JSON."},
     }
     return properties
 

@@ -163,6 +163,19 @@ async def cancel_job(request: web.Request) -> web.Response:
     return _job(await request.app[SERVICE].cancel_job(caller(request), request.match_info["id"]))
 
 
+@routes.post("/v1/jobs/{id}/retry")
+@described("Run a failed or cancelled job again, as its next attempt", tag="jobs",
+           problems=(400, 404, 409), parameters=(
+               query("revision", {"enum": ["current", "original"], "default": "current"},
+                     "The function's current revision, or the one the job was invoked with."),),
+           answers={202: answer("The job, queued", {JSON: ref("Job")}, JOB_HEADERS)})
+async def retry_job(request: web.Request) -> web.Response:
+    revision = query_choice(request, "revision", ("current", "original"), default="current")
+    job = await request.app[SERVICE].retry_job(caller(request), request.match_info["id"],
+                                               original_revision=revision == "original")
+    return _json(job.to_dict(), 202, responses.job_headers(job))
+
+
 @routes.delete("/v1/jobs/{id}")
 @described("Delete a finished job: its record, its logs and its outputs", tag="jobs",
            problems=(404, 409, 502), answers={204: answer("Deleted")})

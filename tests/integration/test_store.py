@@ -232,3 +232,18 @@ def test_concurrent_writes_with_conflicts_do_not_fail_each_other(store):
     assert len(results) == 60
     assert sorted(key for key, created in results if created) == [f"k{i}" for i in range(10)]
     assert len(store.list_jobs(limit=100)) == 10
+
+
+def test_a_failed_job_is_queued_again_on_the_revision_asked_for(store):
+    now = time.time()
+    job, _ = store.create_job(make_job())
+    assert store.redrive(job.id, 2, now) is None  # queued: nothing to run again
+    claimed = store.claim(job.id, "w1", now)
+    store.finish(claimed, "w1", Outcome(exit_code=1, reason=Reason.ERROR, error="no",
+                                        outputs=(OutputObject("o", "b", "k", 1, "x/y", "e"),)),
+                 now)
+    again = store.redrive(job.id, 2, now + 1)
+    assert (again.status, again.revision, again.attempts, again.resumed_after) == \
+        (JobStatus.QUEUED, 2, 1, 1)
+    assert (again.exit_code, again.reason, again.error, again.outputs) == (None, None, None, ())
+    assert store.claim(job.id, "w2", now + 2).attempts == 2

@@ -1,5 +1,5 @@
-"""Every attempt of a job kept, and how many of them the function itself failed (its own
-retries are counted apart from the platform's).
+"""Every attempt of a job kept; how many times the function's own policy retried it (apart
+from the platform's retries), and after which attempt it was last run again by hand.
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +17,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("retries", sa.Integer, nullable=False, server_default="0"))
+        batch.add_column(sa.Column("resumed_after", sa.Integer, nullable=False,
+                                   server_default="0"))
     op.create_table(
         "attempts",
         sa.Column("job_id", sa.String(26), primary_key=True),
@@ -37,4 +39,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("attempts")
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("resumed_after")
         batch.drop_column("retries")
