@@ -54,6 +54,10 @@ class PayloadTooLarge(SluiceError):
 class TooManyRequests(SluiceError):
     title = "Too many requests"
 
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
 
 class Unavailable(SluiceError):
     """A backing service (broker, store, object store) cannot be reached right now."""

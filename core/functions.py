@@ -23,8 +23,9 @@ RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", 
                 "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
-          "description", "retries", "retry_backoff", "retry_on", "on_failure")
+          "description", "retries", "retry_backoff", "retry_on", "on_failure", "max_queued")
 MAX_GUARD_DEPTH = 100
+MAX_QUEUED = 10_000_000
 MAX_TIMEOUT = 7 * 24 * 3600
 DEFAULT_TIMEOUT = 300.0
 # Reports a bad field: bad("environment.X", "is not a valid variable name").
@@ -52,6 +53,8 @@ class Function:
     retry: RetryPolicy = RetryPolicy()
     on_failure: str | None = None
     """The function a failed job of this one is handed to, its record as the input."""
+    max_queued: int | None = None
+    """Its jobs queued past which its invocations are answered 429."""
     token: str = dataclasses.field(default="", repr=False)
     revision: int = 1
 
@@ -88,6 +91,8 @@ class Function:
             spec["kubernetes"] = self.placement.kubernetes_spec()
         if self.on_failure:
             spec["on_failure"] = self.on_failure
+        if self.max_queued:
+            spec["max_queued"] = self.max_queued
         return spec | self.retry.to_spec()
 
     def resolved(self, bucket: str, path: str = "") -> Function:
@@ -126,6 +131,7 @@ class Function:
                   **_environment(spec, bad), **_limits(spec, bad), **_triggers(spec, bad),
                   **_behaviour(spec, bad), "retry": parse_retry(spec, bad),
                   "on_failure": _on_failure(spec, name, bad),
+                  "max_queued": _max_queued(spec.get("max_queued"), bad),
                   "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)
@@ -264,6 +270,15 @@ def _on_failure(spec: Mapping, name: str | None, bad: Bad) -> str | None:
                           "run itself for ever")
         return None
     return target
+
+
+def _max_queued(value: Any, bad: Bad) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUEUED:
+        bad("max_queued", f"must be a whole number from 1 to {MAX_QUEUED}")
+        return None
+    return value
 
 
 def parse_document(document: Any, bucket: str | None = None) -> list[Function]:

@@ -133,6 +133,8 @@ class Settings:
     sync_wait_seconds: float = 60.0
     max_chain_depth: int = 10
     max_wait_seconds: float = 300.0
+    max_queued: int | None = None
+    """Jobs queued on the whole platform past which invocations are answered 429."""
     metrics_port: int | None = None
     deploy_executors: Mapping[str, tuple[str, ...]] | None = None
     """Which executors may run which function (`*`: any function), where worker pools
@@ -204,6 +206,7 @@ class Settings:
             sync_wait_seconds=number("SYNC_WAIT", cls.sync_wait_seconds),
             max_chain_depth=int(number("MAX_CHAIN_DEPTH", cls.max_chain_depth, int)),
             max_wait_seconds=number("MAX_WAIT", cls.max_wait_seconds),
+            max_queued=int(number("MAX_QUEUED", 0, int)) or None,
             metrics_port=int(number("METRICS_PORT", 0, int)) or None,
             deploy_executors=_deploy_executors(get("DEPLOY_EXECUTORS")),
             s3=S3Settings(

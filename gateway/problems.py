@@ -45,7 +45,10 @@ async def problems(request: web.Request, handler) -> web.StreamResponse:
     except errors.SluiceError as exc:
         status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 500)
         extra = {"errors": exc.errors} if exc.errors else {}
-        return problem(status, exc.title, exc.detail, instance=request.path, **extra)
+        answer = problem(status, exc.title, exc.detail, instance=request.path, **extra)
+        if isinstance(exc, errors.TooManyRequests):
+            answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
     except web.HTTPRequestEntityTooLarge:
         return problem(413, "Payload too large",
                        f"the body exceeds the limit of {request.app[SETTINGS].max_body} bytes")

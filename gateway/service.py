@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core import metrics, runnable
-from core.errors import BadRequest, Invalid, NotFound
+from core.errors import BadRequest, Invalid, NotFound, TooManyRequests
 from core.events import parse_s3_notification, parse_seaweedfs_webhook
 from core.functions import Function, parse_document
 from core.ids import is_job_id
@@ -27,6 +27,8 @@ from jobs.purging import purge
 from jobs.scanning import ScanProgress
 
 log = logging.getLogger(__name__)
+# Seconds a client refused for a full queue is asked to wait.
+RETRY_AFTER = 5
 # What the face reads from the request (its body or document) when the service asks: after
 # the caller is known to be allowed.
 Reader = Callable[[], Awaitable[Any]]
@@ -133,10 +135,24 @@ class Service:
             wait = self.settings.sync_wait_seconds
         key = f"{Trigger.HTTP}:{fn.name}:{request.idempotency_key}" \
             if request.idempotency_key else None
+        if fn.max_queued or self.settings.max_queued:
+            self._check_backlog(fn, key)
         job, created = self.context.submitter.submit(
             fn, trigger=Trigger.HTTP, body=request.body, content_type=request.content_type,
             idempotency_key=key)
         return job, created, wait
+
+    def _check_backlog(self, fn: Function, key: str | None) -> None:
+        """Refuse a new job (429) while the function's queue, or the platform's, is full. A
+        key already used is answered with its job, full or not. Invocations that arrive
+        together may pass the limit by as many as they are."""
+        if key is not None and self.store.existing_keys([key]):
+            return
+        for limit, function, whose in ((fn.max_queued, fn.name, f"function {fn.name!r}"),
+                                       (self.settings.max_queued, None, "the platform")):
+            if limit and (queued := self.store.count_queued(function)) >= limit:
+                raise TooManyRequests(f"{whose} has {queued} jobs waiting to start, its limit "
+                                      f"of {limit}; try again later", retry_after=RETRY_AFTER)
 
     async def _wait_for(self, job: Job, timeout: float) -> Job:
         timeout = min(timeout, self.settings.max_wait_seconds)

@@ -252,6 +252,14 @@ class JobStore(FunctionRows):
         """failed|cancelled -> queued, on `revision`; None when the job was not so."""
         return self._returning(_REDRIVE, {"w_id": job_id, "v_revision": revision, "v_now": now})
 
+    def count_queued(self, function: str | None = None) -> int:
+        """Jobs not yet started, of `function` or of all."""
+        query = sa.select(sa.func.count()).select_from(jobs).where(
+            jobs.c.status == JobStatus.QUEUED.value)
+        if function is not None:
+            query = query.where(jobs.c.function == function)
+        return self.db.read(lambda c: c.execute(query).scalar_one())
+
     def cancel_queued(self, function: str, now: float) -> list[Job]:
         """Every queued job of `function` -> cancelled; the jobs so cancelled."""
         statement = jobs.update().where(

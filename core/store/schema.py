@@ -61,6 +61,7 @@ jobs = sa.Table(
     sa.Column("resumed_after", sa.Integer, nullable=False, default=0),
     sa.Index("ix_jobs_function_id", "function", "id"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
+    sa.Index("ix_jobs_function_status", "function", "status"),
 )
 
 attempts = sa.Table(

@@ -91,6 +91,8 @@ def _function_spec_properties() -> dict[str, Any]:
                            "any)."},
         "on_failure": {**_pattern(functions.NAME), "description": "A function to invoke "
                        "with the record of each job of this one that fails, as JSON."},
+        "max_queued": {"type": "integer", "minimum": 1, "maximum": functions.MAX_QUEUED,
+                       "description": "Its jobs queued past which invocations are 429."},
     }
     return properties
 

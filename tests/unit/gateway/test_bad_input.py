@@ -287,3 +287,10 @@ async def test_a_retry_policy_out_of_its_bounds_is_422(local_gateway, policy, pa
     body = await problem(await local_gateway.request(
         "PUT", "/v1/functions/retried", json={**GOOD, **policy}), 422)
     assert [e["path"] for e in body["errors"]] == paths
+
+
+@pytest.mark.parametrize("value", [0, -1, "10", 1.5, True, 10**8])
+async def test_a_queue_limit_that_is_not_a_count_is_422(local_gateway, value):
+    body = await problem(await local_gateway.request(
+        "PUT", "/v1/functions/bounded", json={**GOOD, "max_queued": value}), 422)
+    assert [e["path"] for e in body["errors"]] == ["max_queued"]

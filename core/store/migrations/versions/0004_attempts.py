@@ -19,6 +19,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("retries", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(sa.Column("resumed_after", sa.Integer, nullable=False,
                                    server_default="0"))
+    op.create_index("ix_jobs_function_status", "jobs", ["function", "status"])
     op.create_table(
         "attempts",
         sa.Column("job_id", sa.String(26), primary_key=True),
@@ -38,6 +39,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("attempts")
+    op.drop_index("ix_jobs_function_status", "jobs")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("resumed_after")
         batch.drop_column("retries")
