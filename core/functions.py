@@ -23,9 +23,11 @@ RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", 
                 "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
-          "description", "retries", "retry_backoff", "retry_on", "on_failure", "max_queued")
+          "description", "retries", "retry_backoff", "retry_on", "on_failure", "max_queued",
+          "retention")
 MAX_GUARD_DEPTH = 100
 MAX_QUEUED = 10_000_000
+MAX_RETENTION = 10 * 365 * 86400
 MAX_TIMEOUT = 7 * 24 * 3600
 DEFAULT_TIMEOUT = 300.0
 # Reports a bad field: bad("environment.X", "is not a valid variable name").
@@ -55,6 +57,9 @@ class Function:
     """The function a failed job of this one is handed to, its record as the input."""
     max_queued: int | None = None
     """Its jobs queued past which its invocations are answered 429."""
+    retention: float | None = None
+    """Seconds its ended jobs are kept, with their logs and outputs (None: the platform's
+    `SLUICE_RETENTION`)."""
     token: str = dataclasses.field(default="", repr=False)
     revision: int = 1
 
@@ -93,6 +98,8 @@ class Function:
             spec["on_failure"] = self.on_failure
         if self.max_queued:
             spec["max_queued"] = self.max_queued
+        if self.retention:
+            spec["retention"] = self.retention
         return spec | self.retry.to_spec()
 
     def resolved(self, bucket: str, path: str = "") -> Function:
@@ -231,11 +238,15 @@ def _limits(spec: Mapping, bad: Bad) -> dict[str, Any]:
     cpu = _quantity(spec.get("cpu"), quantities.cpu, "cpu", bad)
     if cpu is not None and cpu <= 0:
         bad("cpu", "must be more than 0")
+    retention = _quantity(spec.get("retention"), quantities.duration, "retention", bad)
+    if retention is not None and not 0 < retention <= MAX_RETENTION:
+        bad("retention", f"must be more than 0 and at most {MAX_RETENTION // 86400:.0f} days")
+        retention = None
     network = spec.get("network", False)
     if not isinstance(network, bool):
         bad("network", "must be true or false")
     return {"timeout": DEFAULT_TIMEOUT if timeout is None else timeout, "memory": memory,
-            "cpu": cpu, "network": network is True}
+            "cpu": cpu, "network": network is True, "retention": retention}
 
 
 def _triggers(spec: Mapping, bad: Bad) -> dict[str, Any]:

@@ -13,6 +13,9 @@ INVOCATIONS = Counter(
     "sluice_invocations_total", "Invocations accepted by function and mode", ["function", "mode"])
 JOBS_FINISHED = Counter(
     "sluice_jobs_finished_total", "Jobs that reached a terminal state", ["function", "status"])
+JOBS_EXPIRED = Counter(
+    "sluice_jobs_expired_total", "Ended jobs deleted, with their logs and outputs, past their "
+    "retention")
 JOB_DURATION = Histogram(
     "sluice_job_duration_seconds", "Job run time from start to recorded outcome",
     ["function", "status"],

@@ -8,8 +8,8 @@ import math
 import re
 from typing import Any
 
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 MEMORY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _MEMORY_UNITS = {None: 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
                  "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
@@ -31,7 +31,7 @@ def duration(value: Any) -> float:
         return seconds
     match = DURATION.match(str(value).strip()) if isinstance(value, str) else None
     if not match:
-        raise ValueError("must be a duration such as 30, 30s, 5m or 1h")
+        raise ValueError("must be a duration such as 30, 30s, 5m, 1h or 30d")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from core import config
+from core import config, quantities
 from core.errors import Invalid
 from core.keys import bucket_problem
 
@@ -110,6 +110,9 @@ class WorkerSettings:
     container_host: str | None = None
     pull_policy: str = "if-not-present"
     shutdown_seconds: float = 30.0
+    retention_seconds: float = 30 * 86400.0
+    """How long ended jobs are kept, for functions that do not say (`retention`)."""
+    janitor_interval_seconds: float = 600.0
     work_dir: Path = Path("/tmp/sluice-work")
     """Where the attempts' scratch directories are: never under the data directory."""
     process: ProcessSettings = dataclasses.field(default_factory=ProcessSettings)
@@ -171,6 +174,18 @@ class Settings:
                 raise Invalid(f"SLUICE_{name} must be a finite number, not negative")
             return value
 
+        def duration(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = quantities.duration(raw)
+            except ValueError as exc:
+                raise Invalid(f"SLUICE_{name} {exc}, not {raw!r}") from None
+            if not 0 < value < float("inf"):
+                raise Invalid(f"SLUICE_{name} must be more than 0")
+            return value
+
         def size(name: str, default: int) -> int:
             raw = get(name)
             return parse_size(raw, name=f"SLUICE_{name}") if raw else default
@@ -227,6 +242,9 @@ class Settings:
                 container_host=get("CONTAINER_HOST", env.get("DOCKER_HOST") or None),
                 pull_policy=choice("PULL_POLICY", WorkerSettings.pull_policy, PULL_POLICIES),
                 shutdown_seconds=number("WORKER_SHUTDOWN", WorkerSettings.shutdown_seconds),
+                retention_seconds=duration("RETENTION", WorkerSettings.retention_seconds),
+                janitor_interval_seconds=number("JANITOR_INTERVAL",
+                                                WorkerSettings.janitor_interval_seconds),
                 work_dir=Path(get("WORK_DIR")
                               or Path(env.get("TMPDIR") or "/tmp") / "sluice-work"),
                 process=ProcessSettings(

@@ -10,9 +10,9 @@ import time
 
 from broker.events import Events
 from core import metrics
+from core.catalog import FunctionCatalog
 from core.errors import SluiceError
 from core.events import ObjectEvent
-from core.catalog import FunctionCatalog
 from core.jobs import Job, JobStatus, Outcome, Trigger
 from core.store import JobStore
 from jobs.submission import JobSubmitter

@@ -14,12 +14,18 @@ def purge(store: JobStore, objects: ObjectStore, job: Job) -> None:
     """Delete `job`, which must have ended (409 otherwise: cancel it first)."""
     if not job.status.terminal:
         raise Conflict(f"job {job.id} is {job.status}; cancel it first, then delete it")
-    refs = [job.input_ref, job.stdout_ref, job.stderr_ref]
-    refs += [ref for ended in store.list_attempts(job.id)
-             for ref in (ended.stdout_ref, ended.stderr_ref)]
-    for ref in {ref for ref in refs if ref and ref.startswith("s3:")}:
-        bucket, _, key = ref.removeprefix("s3:").partition("/")
-        objects.delete(bucket, key)
-    for output in job.outputs:
-        objects.delete(output.bucket, output.key)
-    store.delete_jobs([job.id])
+    purge_ended(store, objects, [job])
+
+
+def purge_ended(store: JobStore, objects: ObjectStore, ended: list[Job]) -> int:
+    """Delete jobs that ended, in one transaction once their objects are gone; how many."""
+    for job in ended:
+        refs = [job.input_ref, job.stdout_ref, job.stderr_ref]
+        refs += [ref for attempt in store.list_attempts(job.id)
+                 for ref in (attempt.stdout_ref, attempt.stderr_ref)]
+        for ref in {ref for ref in refs if ref and ref.startswith("s3:")}:
+            bucket, _, key = ref.removeprefix("s3:").partition("/")
+            objects.delete(bucket, key)
+        for output in job.outputs:
+            objects.delete(output.bucket, output.key)
+    return store.delete_jobs([job.id for job in ended])

@@ -16,6 +16,7 @@ from core.objects import ObjectStore
 from core.periodic import Periodic
 from core.settings import Settings, WorkerSettings
 from jobs.context import JobContext
+from jobs.retention import Janitor
 from workers.actors import declare_actors
 from workers.executors.base import Executor
 from workers.executors.process import ProcessExecutor
@@ -80,6 +81,9 @@ class Worker:
             finisher=self.context.finisher, executor=executor, leases=self.leases,
             workdir=settings.worker.work_dir, retry=settings.worker.retry)
         self.sweeper = Sweeper(self.context.store, self.context.publisher, settings.worker)
+        self.janitor = Janitor(self.context.store, self.context.objects, self.context.catalog,
+                               default_retention=settings.worker.retention_seconds,
+                               interval=settings.worker.janitor_interval_seconds)
         declare_actors(broker, self.runner, settings.queue)
         self.functions = functions
         queues = {function_queue(settings.queue, f) for f in functions} if functions else None
@@ -101,6 +105,7 @@ class Worker:
                 self.broker.declare_queue(function_queue(self.settings.queue, name))
             self.discovery.start()
         self.sweeper.start()
+        self.janitor.start()
         log.info("worker %s started with %d threads, executor %s", self.leases.owner,
                  self.settings.worker.threads, self.settings.worker.executor)
 
@@ -114,6 +119,7 @@ class Worker:
     def stop(self) -> None:
         self.discovery.stop()
         self.sweeper.stop()
+        self.janitor.stop()
         self.worker.stop(timeout=int(self.settings.worker.shutdown_seconds * 1000))
         self.runner.executor.close()
         self.leases.stop()

@@ -16,8 +16,17 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
-from core.jobs import (BLOB_KINDS, AttemptRecord, Job, JobStatus, Outcome, OutputObject,
-                       Reason, Trigger, blob_key)
+from core.jobs import (
+    BLOB_KINDS,
+    AttemptRecord,
+    Job,
+    JobStatus,
+    Outcome,
+    OutputObject,
+    Reason,
+    Trigger,
+    blob_key,
+)
 from core.store import attempts
 from core.store.database import Database
 from core.store.functionrows import FunctionRows
@@ -251,6 +260,19 @@ class JobStore(FunctionRows):
     def redrive(self, job_id: str, revision: int, now: float) -> Job | None:
         """failed|cancelled -> queued, on `revision`; None when the job was not so."""
         return self._returning(_REDRIVE, {"w_id": job_id, "v_revision": revision, "v_now": now})
+
+    def expired(self, before: float, limit: int, *, function: str | None = None,
+                not_of: Iterable[str] = ()) -> list[Job]:
+        """Up to `limit` jobs that ended before `before`, oldest first: of `function`, or,
+        without it, of every function not in `not_of` (those deleted)."""
+        query = sa.select(jobs).where(jobs.c.finished_at < before,
+                                      jobs.c.status.not_in(_ACTIVE))
+        if function is not None:
+            query = query.where(jobs.c.function == function)
+        else:
+            query = query.where(jobs.c.function.not_in(list(not_of)))
+        query = query.order_by(jobs.c.finished_at).limit(limit)
+        return [_job(row) for row in self.db.read(lambda c: c.execute(query).all())]
 
     def count_queued(self, function: str | None = None) -> int:
         """Jobs not yet started, of `function` or of all."""

@@ -62,6 +62,7 @@ jobs = sa.Table(
     sa.Index("ix_jobs_function_id", "function", "id"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_function_status", "function", "status"),
+    sa.Index("ix_jobs_function_finished", "function", "finished_at"),
 )
 
 attempts = sa.Table(

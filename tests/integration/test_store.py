@@ -247,3 +247,18 @@ def test_a_failed_job_is_queued_again_on_the_revision_asked_for(store):
         (JobStatus.QUEUED, 2, 1, 1)
     assert (again.exit_code, again.reason, again.error, again.outputs) == (None, None, None, ())
     assert store.claim(job.id, "w2", now + 2).attempts == 2
+
+
+def test_expired_jobs_are_found_oldest_first_by_function_and_for_deleted_ones(store):
+    ended = {}
+    for name, finished in (("a", 100.0), ("a", 50.0), ("b", 60.0), ("gone", 10.0)):
+        job, _ = store.create_job(make_job(name))
+        claimed = store.claim(job.id, "w1", finished)
+        ended[job.id] = store.finish(claimed, "w1", Outcome(exit_code=0), finished)
+    running, _ = store.create_job(make_job("a"))
+    store.claim(running.id, "w1", 1.0)
+    found = store.expired(200.0, 10, function="a")
+    assert [j.finished_at for j in found] == [50.0, 100.0]
+    assert [j.finished_at for j in store.expired(200.0, 1, function="a")] == [50.0]
+    assert [j.function for j in store.expired(200.0, 10, not_of=["a", "b"])] == ["gone"]
+    assert store.expired(55.0, 10, function="b") == []

@@ -12,6 +12,8 @@ import pytest
     (["worker"], "SLUICE_WORKER_THREADS", "many", "SLUICE_WORKER_THREADS must be a number"),
     (["up"], "SLUICE_PORT", "70000", "SLUICE_PORT must be a TCP port number, not '70000'"),
     (["listener"], "SLUICE_LOG_LEVEL", "loud", "SLUICE_LOG_LEVEL must be one of DEBUG, INFO"),
+    (["worker"], "SLUICE_RETENTION", "forever", "SLUICE_RETENTION must be a duration such as"),
+    (["worker"], "SLUICE_RETENTION", "0", "SLUICE_RETENTION must be more than 0"),
 ])
 def test_a_bad_setting_is_one_clear_line(tmp_path, command, variable, value, message):
     env = dict(os.environ, SLUICE_DATA_DIR=str(tmp_path), **{variable: value})

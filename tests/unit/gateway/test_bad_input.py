@@ -294,3 +294,10 @@ async def test_a_queue_limit_that_is_not_a_count_is_422(local_gateway, value):
     body = await problem(await local_gateway.request(
         "PUT", "/v1/functions/bounded", json={**GOOD, "max_queued": value}), 422)
     assert [e["path"] for e in body["errors"]] == ["max_queued"]
+
+
+@pytest.mark.parametrize("value", [0, "forever", "-1d", "3651d", True])
+async def test_a_retention_that_is_not_a_span_of_time_is_422(local_gateway, value):
+    body = await problem(await local_gateway.request(
+        "PUT", "/v1/functions/kept", json={**GOOD, "retention": value}), 422)
+    assert [e["path"] for e in body["errors"]] == ["retention"]

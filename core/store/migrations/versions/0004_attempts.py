@@ -1,4 +1,4 @@
-"""Every attempt of a job kept; how many times the function's own policy retried it (apart
+"""Every attempt of a job kept; indexes for queue limits and retention; how many times the function's own policy retried it (apart
 from the platform's retries), and after which attempt it was last run again by hand.
 
 Revision ID: 0004
@@ -20,6 +20,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("resumed_after", sa.Integer, nullable=False,
                                    server_default="0"))
     op.create_index("ix_jobs_function_status", "jobs", ["function", "status"])
+    op.create_index("ix_jobs_function_finished", "jobs", ["function", "finished_at"])
     op.create_table(
         "attempts",
         sa.Column("job_id", sa.String(26), primary_key=True),
@@ -39,6 +40,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("attempts")
+    op.drop_index("ix_jobs_function_finished", "jobs")
     op.drop_index("ix_jobs_function_status", "jobs")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("resumed_after")
