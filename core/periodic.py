@@ -34,3 +34,21 @@ class Periodic:
                 log.warning("%s failed: %s", self.name, exc.detail)
             except Exception:
                 log.exception("%s failed", self.name)
+
+
+class Recurring:
+    """Base of what runs one of its methods every so often (the sweeper, the janitor, the
+    reconciler): started and stopped with the process that holds it."""
+
+    def __init__(self, name: str, interval: float, task: Callable[[], object]):
+        self._periodic = Periodic(name, interval, task)
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self._periodic.stopping
+
+    def start(self) -> None:
+        self._periodic.start()
+
+    def stop(self) -> None:
+        self._periodic.stop()

@@ -11,7 +11,7 @@ import time
 from core import metrics
 from core.catalog import FunctionCatalog
 from core.objects import ObjectStore
-from core.periodic import Periodic
+from core.periodic import Recurring
 from core.store import JobStore
 from jobs.purging import purge_ended
 
@@ -20,18 +20,12 @@ BATCH = 200
 PAUSE_SECONDS = 0.05
 
 
-class Janitor:
+class Janitor(Recurring):
     def __init__(self, store: JobStore, objects: ObjectStore, catalog: FunctionCatalog, *,
                  default_retention: float, interval: float):
+        super().__init__("sluice-janitor", interval, self.sweep)
         self.store, self.objects, self.catalog = store, objects, catalog
         self.default_retention = default_retention
-        self._periodic = Periodic("sluice-janitor", interval, self.sweep)
-
-    def start(self) -> None:
-        self._periodic.start()
-
-    def stop(self) -> None:
-        self._periodic.stop()
 
     def sweep(self, now: float | None = None) -> int:
         """Delete what has expired at `now`; how many jobs."""
@@ -49,12 +43,12 @@ class Janitor:
 
     def _expire(self, before: float, **which) -> int:
         deleted = 0
-        while not self._periodic.stopping.is_set():
+        while not self.stopping.is_set():
             batch = self.store.expired(before, BATCH, **which)
             if batch:
                 gone = purge_ended(self.store, self.objects, batch)
                 deleted += gone
                 metrics.JOBS_EXPIRED.inc(gone)
-            if len(batch) < BATCH or self._periodic.stopping.wait(PAUSE_SECONDS):
+            if len(batch) < BATCH or self.stopping.wait(PAUSE_SECONDS):
                 break
         return deleted

@@ -7,24 +7,18 @@ import logging
 import time
 
 from core.catalog import FunctionCatalog
-from core.periodic import Periodic
+from core.periodic import Recurring
 from jobs.scanning import Scanner
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 
 
-class Reconciler:
+class Reconciler(Recurring):
     def __init__(self, catalog: FunctionCatalog, scanner: Scanner):
+        super().__init__("sluice-reconciler", TICK_SECONDS, self.reconcile)
         self.catalog, self.scanner = catalog, scanner
         self._last: dict[str, float] = {}
-        self._periodic = Periodic("sluice-reconciler", TICK_SECONDS, self.reconcile)
-
-    def start(self) -> None:
-        self._periodic.start()
-
-    def stop(self) -> None:
-        self._periodic.stop()
 
     def reconcile(self, now: float | None = None) -> int:
         """Scan every function whose shortest scan interval has passed (all of them the
@@ -38,7 +32,7 @@ class Reconciler:
             self._last[fn.name] = now
             progress = None
             for progress in self.scanner.scan(fn):
-                if self._periodic.stopping.is_set():
+                if self.stopping.is_set():
                     break
             if progress and progress.submitted:
                 log.info("reconciliation of %s found %d object(s) with no job", fn.name,

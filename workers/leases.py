@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from core.errors import SluiceError
-from core.periodic import Periodic
+from core.periodic import Recurring
 from core.store import JobStore
 from workers.processes import alive
 
@@ -42,19 +42,13 @@ class Lease:
             self.on_lost()
 
 
-class Leases:
+class Leases(Recurring):
     def __init__(self, store: JobStore, owner: str, interval: float, lease: float):
+        super().__init__("sluice-leases", interval, self.renew)
         self.store, self.owner = store, owner
         self.interval, self.lease = interval, lease
         self._active: dict[str, Lease] = {}
         self._lock = threading.Lock()
-        self._periodic = Periodic("sluice-leases", interval, self.renew)
-
-    def start(self) -> None:
-        self._periodic.start()
-
-    def stop(self) -> None:
-        self._periodic.stop()
 
     def hold(self, job_id: str) -> Lease | None:
         """Mark a job as run by this process; None if it already runs it."""

@@ -10,23 +10,17 @@ import time
 from broker.publishing import JobPublisher
 from core import metrics
 from core.errors import SluiceError
-from core.periodic import Periodic
+from core.periodic import Recurring
 from core.settings import WorkerSettings
 from core.store import JobStore
 
 log = logging.getLogger(__name__)
 
 
-class Sweeper:
+class Sweeper(Recurring):
     def __init__(self, store: JobStore, publisher: JobPublisher, settings: WorkerSettings):
+        super().__init__("sluice-sweeper", settings.sweep_interval_seconds, self.sweep)
         self.store, self.publisher, self.settings = store, publisher, settings
-        self._periodic = Periodic("sluice-sweeper", settings.sweep_interval_seconds, self.sweep)
-
-    def start(self) -> None:
-        self._periodic.start()
-
-    def stop(self) -> None:
-        self._periodic.stop()
 
     def sweep(self, now: float | None = None) -> int:
         """Publish what needs publishing once; returns how many jobs were published."""
