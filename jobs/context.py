@@ -50,13 +50,15 @@ class JobContext:
                    catalog=catalog, publisher=publisher, submitter=submitter, router=router,
                    scanner=Scanner(router, objects, store),
                    finisher=Finisher(store, events, catalog, submitter),
-                   redriver=Redriver(store, catalog, publisher), events=events)
+                   redriver=Redriver(store, catalog, submitter), events=events)
 
     def prepare(self) -> None:
         """Bring the store's schema up to date and make the system bucket: each process
         does it at start, and doing it twice is harmless."""
         self.store.migrate()
         self.objects.ensure_bucket(self.settings.s3.system_bucket)
+        self.submitter.pending.start()
 
     def close(self) -> None:
+        self.submitter.pending.stop()
         self.store.close()

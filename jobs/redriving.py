@@ -4,22 +4,20 @@ with, with the function's own retries counted afresh."""
 
 from __future__ import annotations
 
-import logging
 import time
 
-from broker.publishing import JobPublisher
 from core.catalog import FunctionCatalog
-from core.errors import Conflict, NotFound, Unavailable
+from core.errors import Conflict, NotFound
 from core.jobs import Job, JobStatus
 from core.store import JobStore
+from jobs.submission import JobSubmitter
 
-log = logging.getLogger(__name__)
 REDRIVABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class Redriver:
-    def __init__(self, store: JobStore, catalog: FunctionCatalog, publisher: JobPublisher):
-        self.store, self.catalog, self.publisher = store, catalog, publisher
+    def __init__(self, store: JobStore, catalog: FunctionCatalog, submitter: JobSubmitter):
+        self.store, self.catalog, self.submitter = store, catalog, submitter
 
     def redrive(self, job: Job, *, original_revision: bool = False) -> Job:
         """`job` queued again for its next attempt; 409 unless it failed or was cancelled."""
@@ -36,8 +34,5 @@ class Redriver:
         queued = self.store.redrive(job.id, revision, time.time())
         if queued is None:
             raise Conflict(f"job {job.id} changed meanwhile; look at it again")
-        try:
-            self.publisher.publish(queued.id, queued.function)
-        except Unavailable as exc:
-            log.warning("job %s queued again but not yet published: %s", queued.id, exc.detail)
+        self.submitter.publish(queued)
         return queued

@@ -4,6 +4,7 @@ source of jobs (the API faces, storage events, scans, schedules) goes through he
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from broker.publishing import JobPublisher
@@ -13,14 +14,55 @@ from core.events import ObjectEvent
 from core.functions import Function
 from core.ids import new_id
 from core.jobs import Job, JobStatus, Trigger, blob_key
+from core.periodic import Recurring
 from core.store import JobStore
 
 log = logging.getLogger(__name__)
 
 
+class PendingPublishes(Recurring):
+    """Jobs committed while the broker was out of reach, published again every second, so
+    that they start within moments of its return instead of at the sweeper's next look
+    (`SLUICE_REQUEUE_AFTER`). What a process that dies forgets, or what is past `LIMIT`,
+    the sweeper still publishes."""
+
+    LIMIT = 100_000
+    INTERVAL = 1.0
+
+    def __init__(self, publisher: JobPublisher):
+        super().__init__("sluice-pending-publishes", self.INTERVAL, self.flush)
+        self.publisher = publisher
+        self._jobs: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def add(self, job_id: str, function: str) -> None:
+        with self._lock:
+            if len(self._jobs) >= self.LIMIT:
+                self._jobs.pop(next(iter(self._jobs)))
+            self._jobs[job_id] = function
+
+    def flush(self) -> int:
+        """Publish the pending jobs, oldest first, until the broker refuses; how many."""
+        with self._lock:
+            pending = list(self._jobs.items())
+        published = 0
+        for job_id, function in pending:
+            try:
+                self.publisher.publish(job_id, function)
+            except Unavailable:
+                break
+            with self._lock:
+                self._jobs.pop(job_id, None)
+            published += 1
+        if published:
+            log.info("published %d jobs accepted while the broker was away", published)
+        return published
+
+
 class JobSubmitter:
     def __init__(self, store: JobStore, blobs: Blobs, publisher: JobPublisher):
         self.store, self.blobs, self.publisher = store, blobs, publisher
+        self.pending = PendingPublishes(publisher)
 
     def submit(self, fn: Function, *, trigger: Trigger, body: bytes = b"",
                content_type: str | None = None, idempotency_key: str | None = None,
@@ -41,8 +83,14 @@ class JobSubmitter:
                   event=source.to_dict() if source else None)
         job, created = self.store.create_job(job, inline)
         if created:
-            try:
-                self.publisher.publish(job.id, job.function)
-            except Unavailable as exc:
-                log.warning("job %s accepted but not yet published: %s", job.id, exc.detail)
+            self.publish(job)
         return job, created
+
+    def publish(self, job: Job) -> None:
+        """Publish a committed job's message, or, while the broker is away, keep it to be
+        published as soon as the broker is back."""
+        try:
+            self.publisher.publish(job.id, job.function)
+        except Unavailable as exc:
+            log.warning("job %s accepted but not yet published: %s", job.id, exc.detail)
+            self.pending.add(job.id, job.function)
