@@ -92,6 +92,13 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None,
         yield
         await loop.run_in_executor(app[POOL], waiters.close)
 
+    async def release_waiters(app: web.Application):
+        """On SIGTERM, once the gateway no longer accepts: each synchronous caller still
+        waiting is answered 201 with its job and Location, before the handlers are awaited."""
+        if SERVICE in app:
+            app[SERVICE].waiters.release_all()
+
     # One context per resource: each is cleaned up only if it started.
     app.cleanup_ctx.extend([pool_ctx, bus_ctx, context_ctx, service_ctx])
+    app.on_shutdown.append(release_waiters)
     return app

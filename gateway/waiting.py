@@ -22,10 +22,18 @@ class Waiters:
         self.loop, self.pool = loop, pool
         self._futures: dict[str, set[asyncio.Future]] = {}
         self._followed: set[str] = set()
+        self._releasing = False
         self._subscription = events.subscribe(self.notify_threadsafe)
 
     def close(self) -> None:
         self._subscription.close()
+
+    def release_all(self) -> None:
+        """The gateway is stopping: every waiter returns its job as it is now, so that its
+        caller learns the job's id and where to follow it instead of losing the answer."""
+        self._releasing = True
+        for job_id in list(self._futures):
+            self._wake(job_id)
 
     def notify_threadsafe(self, event: dict) -> None:
         """Called from the event consumer's thread."""
@@ -54,7 +62,7 @@ class Waiters:
                     # Read after registering, so an event between the two is not missed.
                     job = await load(job_id)
                     remaining = deadline - self.loop.time()
-                    if job.status.terminal or remaining <= 0:
+                    if job.status.terminal or remaining <= 0 or self._releasing:
                         return job
                     try:
                         await asyncio.wait_for(future, min(remaining, RECHECK_SECONDS))
