@@ -97,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
                    "and return at once")
     p.add_argument("--wait", type=int, help="seconds to wait before answering with the job")
     p.add_argument("--output", type=Path, help="write the output here instead of stdout")
+    p.add_argument("--idempotency-key", help="at most one job per key (default: a new key, "
+                                             "sent again if the connection drops)")
     p = command("run", run, "invoke a function and write its output (like oscar-cli "
                             "service run)")
     p.add_argument("name")
@@ -216,8 +218,11 @@ def invoke(args) -> int:
         prefer.append(f"wait={args.wait}")
     if prefer:
         headers["Prefer"] = ", ".join(prefer)
-    response = _client(args).request("POST", f"/v1/functions/{args.name}/invocations", body=body,
-                                     headers=headers, ok=(200, 201, 409, 502, 503, 504))
+    response = _client(args).invoke(args.name, body, headers,
+                                    ok=(200, 201, 409, 502, 503, 504),
+                                    key=getattr(args, "idempotency_key", None),
+                                    notify=lambda text: print(f"sluice: {text}",
+                                                              file=sys.stderr))
     job_id = response.headers.get("Sluice-Job-Id")
     if response.status == 201:
         if args.json:

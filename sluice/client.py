@@ -5,9 +5,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,19 @@ from core import config
 
 class ClientError(Exception):
     """One line a user can act on."""
+
+
+class Unreachable(ClientError):
+    """No gateway answered at the address."""
+
+
+class ConnectionLost(ClientError):
+    """The connection dropped after the request was sent: it may have been acted on."""
+
+
+# Invocations whose connection drops are sent again, with the same idempotency key, for
+# about this long: the gateway answers with the job the first one made, and waits for it.
+REFIND_SECONDS = 60.0
 
 
 class Response:
@@ -59,8 +75,10 @@ class Client:
         except urllib.error.HTTPError as error:
             response = Response(error.code, error.headers, error.read())
         except urllib.error.URLError as error:
-            raise ClientError(f"cannot reach Sluice at {self.url} ({error.reason}); is it "
+            raise Unreachable(f"cannot reach Sluice at {self.url} ({error.reason}); is it "
                               f"running (make up)?") from None
+        except (http.client.HTTPException, ConnectionError) as error:
+            raise ConnectionLost(f"the connection to {self.url} dropped ({error!r})") from None
         except (http.client.InvalidURL, ValueError) as error:
             raise ClientError(f"cannot request {path!r}: {error}") from None
         if response.status not in ok:
@@ -81,8 +99,30 @@ class Client:
             raise ClientError(_problem_text(Response(error.code, error.headers,
                                                      error.read()))) from None
         except urllib.error.URLError as error:
-            raise ClientError(f"cannot reach Sluice at {self.url} ({error.reason}); is it "
+            raise Unreachable(f"cannot reach Sluice at {self.url} ({error.reason}); is it "
                               f"running (make up)?") from None
+
+    def invoke(self, function: str, body: bytes, headers: dict[str, str], *,
+               ok: tuple[int, ...], key: str | None = None,
+               notify: Callable[[str], None] | None = None) -> Response:
+        """Invoke `function` with an idempotency key (a new one unless given). If the
+        connection drops once the request was sent (its gateway died, say), the same request
+        is sent again until a gateway answers, for `REFIND_SECONDS`: the job the first one
+        made is found by its key and waited for, and none is made twice."""
+        key = key or uuid.uuid4().hex
+        headers = {**headers, "Idempotency-Key": key}
+        path = f"/v1/functions/{urllib.parse.quote(function)}/invocations"
+        deadline, lost = time.monotonic() + REFIND_SECONDS, False
+        while True:
+            try:
+                return self.request("POST", path, body=body, headers=headers, ok=ok)
+            except (ConnectionLost, Unreachable) as error:
+                if isinstance(error, Unreachable) and not lost or time.monotonic() > deadline:
+                    raise
+                if not lost and notify is not None:
+                    notify(f"{error}; asking again for the same job (idempotency key {key})")
+                lost = True
+                time.sleep(1.0)
 
     def json(self, method: str, path: str, data: Any = None, **kwargs) -> Any:
         body = json.dumps(data).encode() if data is not None else None
