@@ -10,7 +10,9 @@ import threading
 import urllib.request
 from pathlib import Path
 
+from core.settings import Settings
 from tests.fixtures.signals import eventually
+from tests.fixtures.stack import delete_queues
 from tests.fixtures.up import start_up, stop
 
 
@@ -57,6 +59,7 @@ def test_sigterm_answers_open_synchronous_callers_with_their_job(tmp_path):
             assert job["status"] == "running"
     finally:
         stop(up)
+        delete_queues(Settings.from_env(env))
 
 
 def _running(env: dict, headers: dict) -> int:
