@@ -27,7 +27,10 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
 CONFIG = """
 headers = { Authorization = "Bearer ${SLUICE_TOKEN}" }
 seed = 20261201
-workers = 2
+# One worker: with two threads, hypothesis's ast.parse of its filters can fail in this
+# CPython 3.11 ("AST constructor recursion depth mismatch", python/cpython#106905), which
+# schemathesis reports as a runtime error and the run fails without a fault of Sluice's.
+workers = 1
 request-timeout = 60
 
 [generation]
