@@ -16,17 +16,8 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
-from core.jobs import (
-    BLOB_KINDS,
-    AttemptRecord,
-    Job,
-    JobStatus,
-    Outcome,
-    OutputObject,
-    Reason,
-    Trigger,
-    blob_key,
-)
+from core.jobs import (BLOB_KINDS, AttemptRecord, Job, JobStatus, Outcome, OutputObject,
+                       Reason, Trigger, blob_key)
 from core.store import attempts
 from core.store.database import Database
 from core.store.functionrows import FunctionRows
@@ -73,6 +64,12 @@ _RELEASE = jobs.update().where(_OWNED).values(
     status=JobStatus.QUEUED.value, owner=None, heartbeat_at=None,
     retries=jobs.c.retries + sa.bindparam("v_retried"),
     **_set("error", "published_at")).returning(*jobs.c)
+# Cancelling: by one job (queued or running) or by a function's queue (queued only).
+_CANCEL = jobs.update().values(status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value,
+                               finished_at=sa.bindparam("v_now")).returning(*jobs.c)
+_CANCEL_JOB = _CANCEL.where(jobs.c.id == sa.bindparam("w_id"), jobs.c.status.in_(_ACTIVE))
+_CANCEL_QUEUED = _CANCEL.where(jobs.c.function == sa.bindparam("w_function"),
+                               jobs.c.status == JobStatus.QUEUED.value)
 # A cancelled attempt's log and measures, kept on its job once the attempt has stopped.
 _CANCELLED_LOGS = jobs.update().where(
     jobs.c.id == sa.bindparam("w_id"), jobs.c.attempts == sa.bindparam("w_attempt"),
@@ -241,10 +238,7 @@ class JobStore(FunctionRows):
 
     def cancel(self, job_id: str, now: float) -> Job | None:
         """queued|running -> cancelled; None when the job had already ended."""
-        statement = jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE)).values(
-            status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value, finished_at=now
-        ).returning(*jobs.c)
-        return self._returning(statement, {})
+        return self._returning(_CANCEL_JOB, {"w_id": job_id, "v_now": now})
 
     def keep_cancelled_logs(self, job: Job, owner: str, outcome: Outcome, now: float
                             ) -> Job | None:
@@ -284,11 +278,8 @@ class JobStore(FunctionRows):
 
     def cancel_queued(self, function: str, now: float) -> list[Job]:
         """Every queued job of `function` -> cancelled; the jobs so cancelled."""
-        statement = jobs.update().where(
-            jobs.c.function == function, jobs.c.status == JobStatus.QUEUED.value).values(
-            status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value, finished_at=now
-        ).returning(*jobs.c)
-        rows = self.db.write(lambda c: c.execute(statement).all())
+        params = {"w_function": function, "v_now": now}
+        rows = self.db.write(lambda c: c.execute(_CANCEL_QUEUED, params).all())
         return [_job(row) for row in rows]
 
     def delete_jobs(self, job_ids: Iterable[str]) -> int:
