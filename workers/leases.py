@@ -15,6 +15,7 @@ from core.errors import SluiceError
 from core.periodic import Recurring
 from core.store import JobStore
 from workers.processes import alive
+from workers.reaper import lock_taken
 
 log = logging.getLogger(__name__)
 HOST = socket.gethostname()
@@ -63,7 +64,8 @@ class Leases(Recurring):
             self._active.pop(job_id, None)
 
     def owner_is_gone(self, owner: str | None, heartbeat_at: float | None, now: float) -> bool:
-        """Whether the attempt recorded as `owner` can no longer be running."""
+        """Whether the attempt recorded as `owner` can no longer be running: its lease has
+        lapsed, or, on this host, its worker and that worker's reaper are gone."""
         if heartbeat_at is None or now - heartbeat_at > self.lease or not owner:
             return True
         host, _, rest = owner.partition("/")
@@ -71,7 +73,10 @@ class Leases(Recurring):
         if host != HOST or not pid_text.isdigit():
             return False
         pid = int(pid_text)
-        return pid == os.getpid() or not alive(pid)
+        if pid == os.getpid():
+            return True
+        taken = lock_taken(owner)
+        return not taken if taken is not None else not alive(pid)
 
     def renew(self) -> None:
         """One round of heartbeats for the claimed jobs of this process."""

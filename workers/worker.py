@@ -22,6 +22,7 @@ from workers.executors.base import Executor
 from workers.executors.process import ProcessExecutor
 from workers.executors.sandbox import Sandbox
 from workers.leases import Leases, new_owner
+from workers.reaper import Reaper
 from workers.running import JobRunner
 from workers.staging import LocalStaging
 from workers.sweeper import Sweeper
@@ -40,7 +41,7 @@ def _keep_private(data_dir: Path) -> None:
 
 
 def build_executor(settings: WorkerSettings, objects: ObjectStore, blobs: Blobs,
-                   owner: str, data_dir: Path) -> Executor:
+                   owner: str, data_dir: Path, reaper: Reaper) -> Executor:
     """The executor named by SLUICE_EXECUTOR; the Docker and Kubernetes clients are imported
     only by the workers that use them."""
     if settings.executor == "kubernetes":
@@ -57,7 +58,7 @@ def build_executor(settings: WorkerSettings, objects: ObjectStore, blobs: Blobs,
         return executor
     sandbox = Sandbox.configure(settings.process, data_dir)
     log.info("functions run %s", sandbox.describe())
-    return ProcessExecutor(staging, sandbox)
+    return ProcessExecutor(staging, sandbox, reaper)
 
 
 class Worker:
@@ -70,10 +71,12 @@ class Worker:
         self.context = JobContext.build(settings, broker=broker, events=events, objects=objects)
         self.leases = Leases(self.context.store, new_owner(), settings.worker.heartbeat_seconds,
                              settings.worker.lease_seconds)
+        self.reaper = Reaper(self.leases.owner)
         try:
             executor = build_executor(settings.worker, self.context.objects, self.context.blobs,
-                                      self.leases.owner, settings.data_dir)
+                                      self.leases.owner, settings.data_dir, self.reaper)
         except BaseException:
+            self.reaper.close()
             self.context.close()
             raise
         self.runner = JobRunner(
@@ -122,5 +125,6 @@ class Worker:
         self.janitor.stop()
         self.worker.stop(timeout=int(self.settings.worker.shutdown_seconds * 1000))
         self.runner.executor.close()
+        self.reaper.close()
         self.leases.stop()
         self.context.close()

@@ -54,9 +54,12 @@ async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_on
     second = None
     try:
         pids = settings.data_dir / "attempt-pids"
-        # The first attempt would outlive the second by far if it were left running.
+        # The first attempt would outlive the second by far if it were left running; the
+        # second says whether the first still runs (not a zombie) as it starts.
         await api.deploy("sleepy", mode="async", script=(
-            f"if [ ! -e {pids} ]; then echo $$ > {pids}; sleep 60; fi; echo rested"))
+            f"if [ ! -e {pids} ]; then echo $$ > {pids}; sleep 60; fi; p=$(cat {pids}); "
+            "if [ -e /proc/$p ] && ! grep -q ') Z ' /proc/$p/stat; then "
+            "echo 'the first attempt still runs'; fi; echo rested"))
         job = await (await api.request("POST", "/v1/functions/sleepy/invocations")).json()
         await wait_status(api, job["id"], "running", timeout=30)
         await until(pids.exists, what="the first attempt starting its function")
@@ -72,6 +75,40 @@ async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_on
     finally:
         for process in (first, second):
             if process and process.poll() is None:
+                process.terminate()
+                process.wait(30)
+
+
+async def test_a_worker_never_takes_over_a_job_while_its_dead_worker_s_function_runs(
+        gateway_only, settings):
+    """A running worker takes the job over as soon as the broker hands it the message of
+    the killed one; the function the killed worker started must be gone by then, not left
+    running to completion beside the new attempt (issue 11, part 9)."""
+    api = gateway_only
+    env = settings_env(unconfined(settings))
+    command = [sys.executable, "-m", "sluice.cli", "worker"]
+    workers = [subprocess.Popen(command, env=env, start_new_session=True) for _ in range(2)]
+    try:
+        pids = settings.data_dir / "attempt-pids"
+        await api.deploy("sleepy", mode="async", script=(
+            f"if [ ! -e {pids} ]; then echo $$ > {pids}; sleep 60; fi; p=$(cat {pids}); "
+            "if [ -e /proc/$p ] && ! grep -q ') Z ' /proc/$p/stat; then "
+            "echo 'the first attempt still runs'; fi; echo rested"))
+        job = await (await api.request("POST", "/v1/functions/sleepy/invocations")).json()
+        await until(pids.exists, what="the first attempt starting its function")
+        store = JobStore(settings.database_url)
+        owner = store.get_job(job["id"]).owner
+        store.close()
+        victim = next(w for w in workers if f"/{w.pid}/" in owner)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        done = await (await api.request("GET", f"/v1/jobs/{job['id']}?wait=60")).json()
+        assert done["status"] == "succeeded" and done["attempts"] == 2
+        logs = await api.request("GET", f"/v1/jobs/{job['id']}/logs")
+        assert await logs.text() == "rested\n"
+    finally:
+        for process in workers:
+            if process.poll() is None:
                 process.terminate()
                 process.wait(30)
 

@@ -21,6 +21,7 @@ from workers.executors.deadlines import Deadlines
 from workers.executors.measure import measured, timed
 from workers.executors.sandbox import Sandbox
 from workers.executors.standing import LaunchedProcess, StandingSandbox
+from workers.reaper import Reaper
 from workers.staging import LocalStaging
 from workers.workdir import Workdir
 
@@ -35,8 +36,8 @@ _DEADLINES = Deadlines()
 class ProcessExecutor:
     name = "process"
 
-    def __init__(self, staging: LocalStaging, sandbox: Sandbox):
-        self.staging, self.sandbox = staging, sandbox
+    def __init__(self, staging: LocalStaging, sandbox: Sandbox, reaper: Reaper | None = None):
+        self.staging, self.sandbox, self.reaper = staging, sandbox, reaper
         self._standing = threading.local()
         self._all: list[StandingSandbox] = []
         self._lock = threading.Lock()
@@ -59,7 +60,8 @@ class ProcessExecutor:
             argv = self.sandbox.command(fn.argv(), dirs, network=fn.network, memory=fn.memory)
             process = RunningProcess(timed(argv, dirs.rusage), env, cwd=dirs.root,
                                      stdout=dirs.stdout, stderr=dirs.stderr,
-                                     timeout=fn.timeout, rusage=dirs.rusage)
+                                     timeout=fn.timeout, rusage=dirs.rusage,
+                                     reaper=self.reaper)
         return RunningAttempt(self, attempt, process)
 
     def _standing_for(self, dirs: Workdir, *, network: bool) -> StandingSandbox | None:
@@ -117,11 +119,13 @@ class RunningAttempt:
 
 class RunningProcess:
     """One command in a session of its own, limited in time; everything it starts ends
-    with it. `rusage` is where GNU time, if the command runs under it, reports."""
+    with it, and with the worker, through the `reaper`. `rusage` is where GNU time, if the
+    command runs under it, reports."""
 
     def __init__(self, argv: list[str], env: Mapping[str, str], *, cwd: Path, stdout: Path,
-                 stderr: Path, timeout: float, rusage: Path):
+                 stderr: Path, timeout: float, rusage: Path, reaper: Reaper | None = None):
         self.deadlines = _DEADLINES
+        self._reaper = reaper
         self._killed: Reason | None = None
         self._lock = threading.Lock()
         self._rusage = rusage
@@ -134,6 +138,8 @@ class RunningProcess:
                 self.proc = None
                 self.start_error = f"cannot start {argv[0]!r}: {exc.strerror}"
                 return
+        if reaper is not None:
+            reaper.watch(self.proc.pid)
         self._deadline = self.deadlines.add(timeout, lambda: self.kill(Reason.TIMEOUT))
 
     def kill(self, reason: Reason) -> None:
@@ -152,6 +158,8 @@ class RunningProcess:
         self.deadlines.cancel(self._deadline)
         # Whatever the function left running in the background goes with it.
         _kill_group(self.proc.pid)
+        if self._reaper is not None:
+            self._reaper.forget(self.proc.pid)
         return measured(self.proc.returncode, usage.ru_utime + usage.ru_stime, self._rusage,
                         self._killed, usage.ru_maxrss)
 

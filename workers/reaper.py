@@ -1,0 +1,138 @@
+"""Nothing a worker's functions started outlives the worker. A small process of its own, the
+reaper, is told every process group the worker starts a function in; when the worker dies
+(its end of the reaper's pipe closes, whatever killed it), the reaper kills those groups,
+waits until no process of them is left and only then exits.
+
+Until it has exited, the worker's lock file on this host stays locked (the reaper holds it
+too): another worker takes over the dead worker's jobs only once it can take that lock
+(`owner_is_gone`), so that an attempt never runs beside its takeover. Bubblewrap's own
+`--die-with-parent` does the same for sandboxed functions; the reaper covers the rest."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+OWNERS = Path(tempfile.gettempdir()) / "sluice-owners"
+GONE_SECONDS = 10.0
+STALE_SECONDS = 60.0
+
+# Reads "+PGID" and "-PGID" lines until end of file, then kills what is still listed.
+_REAPER = f"""
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+
+def left():
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{{entry}}/stat") as file:
+                fields = file.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) in groups:
+            return True
+    return False
+
+deadline = time.monotonic() + {GONE_SECONDS}
+while groups and left() and time.monotonic() < deadline:
+    time.sleep(0.02)
+"""
+
+
+def lock_path(owner: str) -> Path:
+    return OWNERS / f"{owner.rpartition('/')[2]}.lock"
+
+
+class Reaper:
+    """The reaper of one worker process, `owner`, started with it."""
+
+    def __init__(self, owner: str):
+        self._lock = threading.Lock()
+        self.path = lock_path(owner)
+        _make_owners_dir()
+        remove_stale_locks()
+        self._held = open(self.path, "w")
+        fcntl.flock(self._held, fcntl.LOCK_EX)
+        self.process = subprocess.Popen(
+            [os.path.realpath(sys.executable), "-I", "-c", _REAPER], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, pass_fds=[self._held.fileno()], text=True,
+            start_new_session=True)
+
+    def watch(self, group: int) -> None:
+        self._tell(f"+{group}\n")
+
+    def forget(self, group: int) -> None:
+        self._tell(f"-{group}\n")
+
+    def _tell(self, line: str) -> None:
+        with self._lock:
+            if self.process.stdin is None:
+                return
+            try:
+                self.process.stdin.write(line)
+                self.process.stdin.flush()
+            except OSError:
+                log.warning("the reaper has died; functions may outlive this worker")
+
+    def close(self) -> None:
+        """The worker stops: its functions have ended; the reaper goes, and the lock."""
+        with self._lock:
+            stdin, self.process.stdin = self.process.stdin, None
+        if stdin is not None:
+            stdin.close()
+            self.process.wait()
+            self.path.unlink(missing_ok=True)
+            self._held.close()
+
+
+def lock_taken(owner: str) -> bool | None:
+    """Whether worker `owner` of this host, or its reaper, still runs: its lock file is
+    locked. None when it has no lock file here (it ran before the reaper existed)."""
+    try:
+        file = open(lock_path(owner))
+    except FileNotFoundError:
+        return None
+    with file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
+
+
+def _make_owners_dir() -> None:
+    """One directory for the workers of every user of the host, as /tmp is."""
+    OWNERS.mkdir(exist_ok=True)
+    if OWNERS.stat().st_uid == os.geteuid():
+        OWNERS.chmod(0o1777)
+
+
+def remove_stale_locks() -> None:
+    """The lock files of workers, and reapers, that are gone (not those just made, which
+    their worker may not have locked yet)."""
+    for path in OWNERS.glob("*.lock"):
+        try:
+            if time.time() - path.stat().st_mtime < STALE_SECONDS:
+                continue
+            with open(path) as file:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink()
+        except OSError:
+            continue
