@@ -25,7 +25,8 @@ class JobPublisher:
         """Send one job's message; with publisher confirms, returning means RabbitMQ has it."""
         queue = function_queue(self.queue, function)
         message = dramatiq.Message(queue_name=queue, actor_name=RUN_JOB_ACTOR,
-                                   args=(job_id,), kwargs={}, options={})
+                                   args=(job_id,), kwargs={"function": function},
+                                   options={})
         try:
             self.broker.declare_queue(queue)
             self.broker.enqueue(message)

@@ -24,9 +24,10 @@ RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", 
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
           "description", "retries", "retry_backoff", "retry_on", "on_failure", "max_queued",
-          "retention")
+          "retention", "concurrency")
 MAX_GUARD_DEPTH = 100
 MAX_QUEUED = 10_000_000
+MAX_CONCURRENCY = 100_000
 MAX_RETENTION = 10 * 365 * 86400
 MAX_TIMEOUT = 7 * 24 * 3600
 DEFAULT_TIMEOUT = 300.0
@@ -57,6 +58,8 @@ class Function:
     """The function a failed job of this one is handed to, its record as the input."""
     max_queued: int | None = None
     """Its jobs queued past which its invocations are answered 429."""
+    concurrency: int | None = None
+    """At most so many of its jobs run at once, on all workers together."""
     retention: float | None = None
     """Seconds its ended jobs are kept, with their logs and outputs (None: the platform's
     `SLUICE_RETENTION`)."""
@@ -98,6 +101,8 @@ class Function:
             spec["on_failure"] = self.on_failure
         if self.max_queued:
             spec["max_queued"] = self.max_queued
+        if self.concurrency:
+            spec["concurrency"] = self.concurrency
         if self.retention:
             spec["retention"] = self.retention
         return spec | self.retry.to_spec()
@@ -138,7 +143,8 @@ class Function:
                   **_environment(spec, bad), **_limits(spec, bad), **_triggers(spec, bad),
                   **_behaviour(spec, bad), "retry": parse_retry(spec, bad),
                   "on_failure": _on_failure(spec, name, bad),
-                  "max_queued": _max_queued(spec.get("max_queued"), bad),
+                  "max_queued": _count(spec, "max_queued", MAX_QUEUED, bad),
+                  "concurrency": _count(spec, "concurrency", MAX_CONCURRENCY, bad),
                   "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)
@@ -283,11 +289,13 @@ def _on_failure(spec: Mapping, name: str | None, bad: Bad) -> str | None:
     return target
 
 
-def _max_queued(value: Any, bad: Bad) -> int | None:
+def _count(spec: Mapping, field: str, most: int, bad: Bad) -> int | None:
+    """An optional whole number from 1 to `most`."""
+    value = spec.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUEUED:
-        bad("max_queued", f"must be a whole number from 1 to {MAX_QUEUED}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        bad(field, f"must be a whole number from 1 to {most}")
         return None
     return value
 

@@ -16,6 +16,9 @@ JOBS_FINISHED = Counter(
 JOBS_EXPIRED = Counter(
     "sluice_jobs_expired_total", "Ended jobs deleted, with their logs and outputs, past their "
     "retention")
+JOBS_DEFERRED = Counter(
+    "sluice_jobs_deferred_total", "Times a job found its function at its concurrency limit "
+    "and stayed queued", ["function"])
 JOB_DURATION = Histogram(
     "sluice_job_duration_seconds", "Job run time from start to recorded outcome",
     ["function", "status"],

@@ -21,6 +21,7 @@ from core.store import JobStore
 from jobs.finishing import Finisher
 from workers.executors.base import Attempt, Executor
 from workers.failures import TryAgain, decide, past_the_last, retry_of_function, unexpected
+from workers.concurrency import ConcurrencyLimits
 from workers.leases import Lease, Leases
 from workers.staging import captured, keep_logs
 from workers.workdir import Workdir
@@ -35,16 +36,18 @@ class JobRunner:
         self.store, self.blobs, self.catalog, self.finisher = store, blobs, catalog, finisher
         self.executor, self.leases = executor, leases
         self.workdir, self.retry = workdir, retry
+        self.concurrency = ConcurrencyLimits(store, catalog)
 
-    def handle(self, job_id: str) -> None:
-        """Run the job behind a message, unless it is finished or alive elsewhere. Returning
-        lets the message be acked; `dramatiq.Retry` has it delivered again later."""
+    def handle(self, job_id: str, function: str | None = None) -> None:
+        """Run the job behind a message, of `function` (messages of earlier versions do not
+        say), unless it is finished or alive elsewhere. Returning lets the message be
+        acked; `dramatiq.Retry` has it delivered again later."""
         lease = self.leases.hold(job_id)
         if lease is None:
             metrics.MESSAGES_DROPPED.labels("running-here").inc()
             return
         try:
-            job = self._claim(job_id)
+            job = self._claim(job_id, function)
             if job is None:
                 return
             lease.claim(job.attempts)
@@ -113,9 +116,13 @@ class JobRunner:
             error = unexpected(exc, f"job {job.id}: recording its outcome")
             return self.finisher.record(job, owner, Outcome(reason=Reason.ERROR, error=error))
 
-    def _claim(self, job_id: str) -> Job | None:
+    def _claim(self, job_id: str, function: str | None) -> Job | None:
         now = time.time()
-        claimed = self.store.claim(job_id, self.leases.owner, now)
+        limit = self.concurrency.limit_of(job_id, function)
+        if limit is None:
+            claimed = self.store.claim(job_id, self.leases.owner, now)
+        else:
+            claimed = self.concurrency.claim(job_id, self.leases.owner, now, limit)
         if claimed is None:
             claimed = self._take_over(job_id, now)
         if claimed is not None:

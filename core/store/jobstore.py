@@ -1,12 +1,11 @@
-"""Job persistence (functions: `functionrows`, attempts: `attempts`). Every state change is
-one compare-and-set UPDATE."""
+"""Job persistence (functions: `functionrows`, attempts: `attempts`, the sweeper's and the
+janitor's queries: `housekeeping`). Every state change is one compare-and-set UPDATE."""
 
 from __future__ import annotations
 
 import dataclasses
 import fcntl
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +15,17 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
-from core.jobs import (BLOB_KINDS, AttemptRecord, Job, JobStatus, Outcome, OutputObject,
-                       Reason, Trigger, blob_key)
+from core.jobs import AttemptRecord, Job, JobStatus, Outcome, Reason
 from core.store import attempts
 from core.store.database import Database
 from core.store.functionrows import FunctionRows
+from core.store.housekeeping import Housekeeping
+from core.store.jobrows import ACTIVE, TO_COLUMN, job_from_row, job_values
 from core.store.schema import blobs, jobs, storable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _OUTCOME_COLUMNS = ("status", "finished_at", "exit_code", "reason", "error", "cpu_seconds",
                     "peak_memory", "bytes_out", "outputs", "stdout_ref", "stderr_ref")
-# How a column's value becomes the `Job` field of the same name, where it is not as stored.
-_FROM_COLUMN = {
-    "trigger": Trigger, "status": JobStatus,
-    "reason": lambda value: Reason(value) if value else None,
-    "outputs": lambda value: tuple(OutputObject(**o) for o in value or ()),
-}
-_TO_COLUMN = {
-    "trigger": str, "status": str, "reason": lambda value: str(value) if value else None,
-    "outputs": lambda value: [o.to_dict() for o in value],
-}
-_JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
 
 
 def _set(*columns: str) -> dict:
@@ -50,6 +38,18 @@ _CLAIM = jobs.update().values(
     heartbeat_at=sa.bindparam("v_now"), started_at=sa.bindparam("v_now")).returning(*jobs.c)
 _CLAIM_QUEUED = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
                              jobs.c.status == JobStatus.QUEUED.value)
+# A job of a function that runs at most `w_limit` jobs at once: claimed while fewer run.
+_RUNNING = jobs.alias("running_jobs")
+_CLAIM_WITHIN = _CLAIM_QUEUED.where(
+    sa.select(sa.func.count()).select_from(_RUNNING).where(
+        _RUNNING.c.function == sa.bindparam("w_function"),
+        _RUNNING.c.status == JobStatus.RUNNING.value).scalar_subquery()
+    < sa.bindparam("w_limit"))
+_DEFER = jobs.update().where(jobs.c.id == sa.bindparam("w_id"),
+                             jobs.c.status == JobStatus.QUEUED.value).values(
+    **_set("published_at"))
+# PostgreSQL: the claims of one limited function, one at a time (SQLite has one writer).
+_FUNCTION_LOCK = sa.text("SELECT pg_advisory_xact_lock(7465032, hashtext(:function))")
 _TAKE_OVER = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
                           jobs.c.status == JobStatus.RUNNING.value,
                           jobs.c.owner == sa.bindparam("w_owner"))
@@ -67,7 +67,7 @@ _RELEASE = jobs.update().where(_OWNED).values(
 # Cancelling: by one job (queued or running) or by a function's queue (queued only).
 _CANCEL = jobs.update().values(status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value,
                                finished_at=sa.bindparam("v_now")).returning(*jobs.c)
-_CANCEL_JOB = _CANCEL.where(jobs.c.id == sa.bindparam("w_id"), jobs.c.status.in_(_ACTIVE))
+_CANCEL_JOB = _CANCEL.where(jobs.c.id == sa.bindparam("w_id"), jobs.c.status.in_(ACTIVE))
 _CANCEL_QUEUED = _CANCEL.where(jobs.c.function == sa.bindparam("w_function"),
                                jobs.c.status == JobStatus.QUEUED.value)
 # A cancelled attempt's log and measures, kept on its job once the attempt has stopped.
@@ -89,12 +89,12 @@ _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
 _GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
 _KNOWN_KEYS = sa.select(jobs.c.idempotency_key).where(
     jobs.c.idempotency_key.in_(sa.bindparam("w_keys", expanding=True)))
-_ACTIVE_FUNCTIONS = sa.select(jobs.c.function).where(jobs.c.status.in_(_ACTIVE)).distinct()
+ACTIVE_FUNCTIONS = sa.select(jobs.c.function).where(jobs.c.status.in_(ACTIVE)).distinct()
 _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
 
 
-class JobStore(FunctionRows):
+class JobStore(FunctionRows, Housekeeping):
     """Functions, jobs and inline blobs in one relational database."""
 
     def __init__(self, url: str):
@@ -137,7 +137,7 @@ class JobStore(FunctionRows):
                    ) -> tuple[Job, bool]:
         """Insert a queued job with its inline blobs (its input) in one transaction; on a
         known idempotency key return the existing job and False."""
-        values = _job_values(job)
+        values = job_values(job)
 
         def insert(c) -> None:
             self._write_blobs(c, inline_blobs)
@@ -165,13 +165,13 @@ class JobStore(FunctionRows):
 
     def active_functions(self) -> set[str]:
         """The functions that have queued or running jobs, deleted ones included."""
-        return set(self.db.read(lambda c: c.execute(_ACTIVE_FUNCTIONS).scalars().all()))
+        return set(self.db.read(lambda c: c.execute(ACTIVE_FUNCTIONS).scalars().all()))
 
     def _one(self, statement, params: dict, missing: str) -> Job:
         row = self.db.read(lambda c: c.execute(statement, params).first())
         if row is None:
             raise NotFound(missing)
-        return _job(row)
+        return job_from_row(row)
 
     def list_jobs(self, *, function: str | None = None, status: str | None = None,
                   limit: int = 50, before: str | None = None) -> list[Job]:
@@ -183,7 +183,7 @@ class JobStore(FunctionRows):
             query = query.where(jobs.c.status == status)
         if before:
             query = query.where(jobs.c.id < before)
-        return [_job(r) for r in self.db.read(lambda c: c.execute(query).all())]
+        return [job_from_row(r) for r in self.db.read(lambda c: c.execute(query).all())]
 
     def claim(self, job_id: str, owner: str, now: float, *, take_over_from: str | None = None
               ) -> Job | None:
@@ -197,10 +197,28 @@ class JobStore(FunctionRows):
             dead = c.execute(_GET, {"w_id": job_id}).first()
             row = c.execute(_TAKE_OVER, params | {"w_owner": take_over_from}).first()
             if row is not None:
-                attempts.insert(c, self._dialect, attempts.died(_job(dead), now))
+                attempts.insert(c, self._dialect, attempts.died(job_from_row(dead), now))
             return row
         row = self.db.write(take_over)
-        return _job(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
+
+    def claim_within(self, job_id: str, owner: str, now: float, *, function: str, limit: int,
+                     retry_at: float) -> tuple[Job | None, bool]:
+        """`claim`, while fewer than `limit` jobs of `function` run, and whether it is full:
+        then the job stays queued, its message due again at `retry_at` (the sweeper leaves
+        it until then). (None, False) when the job was not queued."""
+        params = {"w_id": job_id, "v_owner": owner, "v_now": now, "w_function": function,
+                  "w_limit": limit}
+
+        def claim(c):
+            if not self.is_sqlite:
+                c.execute(_FUNCTION_LOCK, {"function": function})
+            row = c.execute(_CLAIM_WITHIN, params).first()
+            if row is not None:
+                return job_from_row(row), False
+            deferred = c.execute(_DEFER, {"w_id": job_id, "v_published_at": retry_at})
+            return None, deferred.rowcount == 1
+        return self.db.write(claim)
 
     def heartbeat(self, job_id: str, owner: str, attempt: int, now: float) -> bool:
         """Renew the lease of attempt `attempt`; False when the job is no longer that
@@ -215,7 +233,7 @@ class JobStore(FunctionRows):
         params = {f"v_{column}": getattr(outcome, column)
                   for column in _OUTCOME_COLUMNS if column != "finished_at"}
         for column in ("status", "reason", "outputs"):
-            params[f"v_{column}"] = _TO_COLUMN[column](params[f"v_{column}"])
+            params[f"v_{column}"] = TO_COLUMN[column](params[f"v_{column}"])
         params |= {"v_error": storable(outcome.error), "v_finished_at": now,
                    **_owned(job, owner)}
         return self._returning(_FINISH, params, outcome.inline_blobs,
@@ -255,66 +273,11 @@ class JobStore(FunctionRows):
         """failed|cancelled -> queued, on `revision`; None when the job was not so."""
         return self._returning(_REDRIVE, {"w_id": job_id, "v_revision": revision, "v_now": now})
 
-    def expired(self, before: float, limit: int, *, function: str | None = None,
-                not_of: Iterable[str] = ()) -> list[Job]:
-        """Up to `limit` jobs that ended before `before`, oldest first: of `function`, or,
-        without it, of every function not in `not_of` (those deleted)."""
-        query = sa.select(jobs).where(jobs.c.finished_at < before,
-                                      jobs.c.status.not_in(_ACTIVE))
-        if function is not None:
-            query = query.where(jobs.c.function == function)
-        else:
-            query = query.where(jobs.c.function.not_in(list(not_of)))
-        query = query.order_by(jobs.c.finished_at).limit(limit)
-        return [_job(row) for row in self.db.read(lambda c: c.execute(query).all())]
-
-    def count_queued(self, function: str | None = None) -> int:
-        """Jobs not yet started, of `function` or of all."""
-        query = sa.select(sa.func.count()).select_from(jobs).where(
-            jobs.c.status == JobStatus.QUEUED.value)
-        if function is not None:
-            query = query.where(jobs.c.function == function)
-        return self.db.read(lambda c: c.execute(query).scalar_one())
-
     def cancel_queued(self, function: str, now: float) -> list[Job]:
         """Every queued job of `function` -> cancelled; the jobs so cancelled."""
         params = {"w_function": function, "v_now": now}
         rows = self.db.write(lambda c: c.execute(_CANCEL_QUEUED, params).all())
-        return [_job(row) for row in rows]
-
-    def delete_jobs(self, job_ids: Iterable[str]) -> int:
-        """Delete finished jobs and their inline blobs; active ones are left alone."""
-        ids = list(job_ids)
-        if not ids:
-            return 0
-
-        def delete(c) -> int:
-            deleted = c.execute(jobs.delete().where(
-                jobs.c.id.in_(ids), jobs.c.status.not_in(_ACTIVE)).returning(jobs.c.id)).all()
-            gone = [row.id for row in deleted]
-            if gone:
-                logs = [ref.removeprefix("db:") for ref in attempts.log_refs(c, gone)]
-                c.execute(blobs.delete().where(blobs.c.key.in_(logs + [
-                    blob_key(kind, job_id) for job_id in gone for kind in BLOB_KINDS])))
-                attempts.delete(c, gone)
-            return len(gone)
-        return self.db.write(delete)
-
-    def mark_published(self, job_ids: Iterable[str], now: float) -> None:
-        ids = list(job_ids)
-        if ids:
-            self.db.write(lambda c: c.execute(
-                jobs.update().where(jobs.c.id.in_(ids)).values(published_at=now)))
-
-    def jobs_to_republish(self, now: float, *, queued_before: float, heartbeat_before: float,
-                          limit: int = 500) -> list[Job]:
-        """Queued jobs not published since `queued_before`, and running jobs whose lease lapsed."""
-        query = sa.select(jobs).where(sa.or_(
-            (jobs.c.status == JobStatus.QUEUED.value)
-            & sa.func.coalesce(jobs.c.published_at, jobs.c.created_at).__lt__(queued_before),
-            (jobs.c.status == JobStatus.RUNNING.value) & (jobs.c.heartbeat_at < heartbeat_before),
-        )).order_by(jobs.c.id).limit(limit)
-        return [_job(r) for r in self.db.read(lambda c: c.execute(query).all())]
+        return [job_from_row(row) for row in rows]
 
     def _returning(self, statement, params: dict, inline_blobs: dict[str, bytes] | None = None,
                    attempt: dict | None = None) -> Job | None:
@@ -327,7 +290,7 @@ class JobStore(FunctionRows):
                     attempts.insert(c, self._dialect, attempt)
             return row
         row = self.db.write(update)
-        return _job(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
 
     # -- blobs ----------------------------------------------------------------------------
 
@@ -354,18 +317,3 @@ def _blob_upsert(dialect):
 def _owned(job: Job, owner: str) -> dict[str, Any]:
     return {"w_id": job.id, "w_owner": owner, "w_attempt": job.attempts}
 
-
-def _job_values(job: Job) -> dict[str, Any]:
-    values = {name: getattr(job, name) for name in _JOB_FIELDS}
-    for name, convert in _TO_COLUMN.items():
-        values[name] = convert(values[name])
-    values["published_at"] = job.created_at
-    return values
-
-
-def _job(row) -> Job:
-    mapping = row._mapping
-    values = {name: mapping[name] for name in _JOB_FIELDS}
-    for name, convert in _FROM_COLUMN.items():
-        values[name] = convert(values[name])
-    return Job(**values)

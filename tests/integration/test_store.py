@@ -262,3 +262,52 @@ def test_expired_jobs_are_found_oldest_first_by_function_and_for_deleted_ones(st
     assert [j.finished_at for j in store.expired(200.0, 1, function="a")] == [50.0]
     assert [j.function for j in store.expired(200.0, 10, not_of=["a", "b"])] == ["gone"]
     assert store.expired(55.0, 10, function="b") == []
+
+
+def test_claims_within_a_limit_never_run_more_at_once_from_many_threads(store):
+    """`concurrency: 2` holds across every claimer at once (one PostgreSQL advisory lock
+    per function, SQLite's one writer): of 40 claims racing for 20 jobs, 2 win; the others
+    stay queued, due again when asked."""
+    queued = [make_job("limited") for _ in range(20)]
+    for job in queued:
+        store.create_job(job)
+    store.create_job(other := make_job("free"))
+    results, start = [], threading.Barrier(40)
+
+    def claim(job: Job, n: int) -> None:
+        start.wait()
+        results.append(store.claim_within(job.id, f"w{n}", time.time(), function="limited",
+                                          limit=2, retry_at=time.time() + 30))
+    threads = [threading.Thread(target=claim, args=(queued[n % 20], n)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [job for job, _full in results if job is not None]
+    assert len(claimed) == 2
+    # The others found it full, but for the twins of the claimed two, which found their
+    # job no longer queued.
+    assert sum(full for _job, full in results) >= 36
+    running = store.list_jobs(function="limited", status="running")
+    assert sorted(j.id for j in running) == sorted(j.id for j in claimed)
+    waiting = store.list_jobs(function="limited", status="queued")
+    assert len(waiting) == 18 and all(j.owner is None for j in waiting)
+    now = time.time()
+    assert store.jobs_to_republish(now, queued_before=now + 1, heartbeat_before=0) == [other]
+    assert store.claim(other.id, "w", time.time()) is not None
+
+
+def test_a_full_function_frees_its_place_when_a_job_ends(store):
+    first, second = make_job("one"), make_job("one")
+    store.create_job(first), store.create_job(second)
+    running, _ = store.claim_within(first.id, "w", time.time(), function="one", limit=1,
+                                    retry_at=0)
+    assert store.claim_within(second.id, "w", time.time(), function="one", limit=1,
+                              retry_at=0) == (None, True)
+    store.finish(running, "w", Outcome(), time.time())
+    claimed, full = store.claim_within(second.id, "w", time.time(), function="one", limit=1,
+                                       retry_at=0)
+    assert claimed is not None and claimed.id == second.id and not full
+    done, _ = store.claim_within(second.id, "w", time.time(), function="one", limit=1,
+                                 retry_at=0)
+    assert done is None

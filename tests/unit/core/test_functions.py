@@ -56,8 +56,10 @@ def test_document_names_functions_by_their_keys():
 
 def test_spec_round_trips_without_its_token():
     fn = Function.from_spec({"name": "r", "script": "true", "environment": {"A": 1},
-                             "output": {"bucket": "results", "prefix": "/out/"}})
+                             "output": {"bucket": "results", "prefix": "/out/"},
+                             "concurrency": 3, "max_queued": 10})
     spec = fn.to_spec()
+    assert (spec["concurrency"], spec["max_queued"]) == (3, 10)
     assert "token" not in spec and spec["output"] == {"bucket": "results", "prefix": "out"}
     assert Function.from_spec(spec, token=fn.token) == fn
 

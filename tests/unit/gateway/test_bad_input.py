@@ -289,11 +289,13 @@ async def test_a_retry_policy_out_of_its_bounds_is_422(local_gateway, policy, pa
     assert [e["path"] for e in body["errors"]] == paths
 
 
+@pytest.mark.parametrize("field", ["max_queued", "concurrency"])
 @pytest.mark.parametrize("value", [0, -1, "10", 1.5, True, 10**8])
-async def test_a_queue_limit_that_is_not_a_count_is_422(local_gateway, value):
+async def test_a_queue_or_concurrency_limit_that_is_not_a_count_is_422(local_gateway, field,
+                                                                       value):
     body = await problem(await local_gateway.request(
-        "PUT", "/v1/functions/bounded", json={**GOOD, "max_queued": value}), 422)
-    assert [e["path"] for e in body["errors"]] == ["max_queued"]
+        "PUT", "/v1/functions/bounded", json={**GOOD, field: value}), 422)
+    assert [e["path"] for e in body["errors"]] == [field]
 
 
 @pytest.mark.parametrize("value", [0, "forever", "-1d", "3651d", True])
