@@ -44,6 +44,9 @@ class Reason(enum.StrEnum):
     UNAVAILABLE = "unavailable"
     """What the attempts needed (the object store, the container engine...) stayed out of
     reach until the retries ran out."""
+    INTERRUPTED = "interrupted"
+    """The worker stopped before the attempt ended: the job was queued again (an attempt's
+    reason only, never a job's)."""
 
 
 class Trigger(enum.StrEnum):

@@ -87,6 +87,14 @@ def retry_of_function(job: Job, policy: RetryPolicy, outcome: Outcome) -> Outcom
     return TryAgain(ended=dataclasses.replace(outcome, error=error), delay=delay, retry=True)
 
 
+def interrupted(job: Job, outcome: Outcome) -> TryAgain:
+    """An attempt the stopping worker ended: the job runs again at once, elsewhere."""
+    log.info("job %s: attempt %d interrupted by the worker stopping; queued again", job.id,
+             job.attempts)
+    return TryAgain(ended=dataclasses.replace(outcome, reason=Reason.INTERRUPTED, error=(
+        f"attempt {job.attempts}: the worker stopped before it ended; queued again")), delay=0)
+
+
 def _platform_attempts(job: Job) -> int:
     """The attempts the platform's retries count: those since the job was last run again by
     hand that the function did not fail."""

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from core.errors import SluiceError
+from core.jobs import Reason
 from core.periodic import Recurring
 from core.store import JobStore
 from workers.processes import alive
@@ -26,21 +27,31 @@ def new_owner() -> str:
 
 
 class Lease:
-    """A job this process runs; `on_lost` is what stops it when the row is no longer ours.
-    Heartbeats start once attempt `attempt` is claimed: before that the row is not ours."""
+    """A job this process runs; `stop` is what stops its attempt (with the reason) when the
+    row is no longer ours or the worker stops. Heartbeats start once attempt `attempt` is
+    claimed: before that the row is not ours."""
 
     def __init__(self):
-        self.on_lost: Callable[[], None] | None = None
+        self.stop: Callable[[Reason], None] | None = None
         self.attempt: int | None = None
         self.lost = False
+        self.interrupted = False
 
     def claim(self, attempt: int) -> None:
         self.attempt = attempt
 
     def lose(self) -> None:
         self.lost = True
-        if self.on_lost is not None:
-            self.on_lost()
+        self._stop(Reason.CANCELLED)
+
+    def interrupt(self) -> None:
+        """The worker stops: the attempt ends here and the job is queued again."""
+        self.interrupted = True
+        self._stop(Reason.INTERRUPTED)
+
+    def _stop(self, reason: Reason) -> None:
+        if self.stop is not None:
+            self.stop(reason)
 
 
 class Leases(Recurring):
@@ -62,6 +73,15 @@ class Leases(Recurring):
     def release(self, job_id: str) -> None:
         with self._lock:
             self._active.pop(job_id, None)
+
+    def interrupt_all(self) -> int:
+        """Stop every attempt this process runs, to be queued again (the worker stops);
+        how many."""
+        with self._lock:
+            active = list(self._active.values())
+        for lease in active:
+            lease.interrupt()
+        return len(active)
 
     def owner_is_gone(self, owner: str | None, heartbeat_at: float | None, now: float) -> bool:
         """Whether the attempt recorded as `owner` can no longer be running: its lease has

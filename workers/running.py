@@ -19,9 +19,10 @@ from core.jobs import Job, Outcome, Reason
 from core.settings import RetrySettings
 from core.store import JobStore
 from jobs.finishing import Finisher
-from workers.executors.base import Attempt, Executor
-from workers.failures import TryAgain, decide, past_the_last, retry_of_function, unexpected
 from workers.concurrency import ConcurrencyLimits
+from workers.executors.base import Attempt, Executor
+from workers.failures import (TryAgain, decide, interrupted, past_the_last, retry_of_function,
+                             unexpected)
 from workers.leases import Lease, Leases
 from workers.staging import captured, keep_logs
 from workers.workdir import Workdir
@@ -70,11 +71,16 @@ class JobRunner:
         try:
             workdir = Workdir.for_thread(self.workdir)
             fn = self.catalog.revision(job.function, job.revision)
+            if lease.interrupted:
+                return interrupted(job, Outcome(reason=Reason.INTERRUPTED))
             running = self.executor.start(Attempt(job=job, function=fn, workdir=workdir))
-            lease.on_lost = lambda: running.kill(Reason.CANCELLED)
-            if lease.lost:
-                running.kill(Reason.CANCELLED)
-            return retry_of_function(job, fn.retry, running.wait())
+            lease.stop = running.kill
+            if lease.lost or lease.interrupted:
+                running.kill(Reason.INTERRUPTED if lease.interrupted else Reason.CANCELLED)
+            outcome = running.wait()
+            if lease.interrupted and not lease.lost:
+                return interrupted(job, outcome)
+            return retry_of_function(job, fn.retry, outcome)
         except Exception as exc:
             verdict = decide(job, exc, self.retry)
             if isinstance(verdict, TryAgain):

@@ -20,6 +20,9 @@ from workers.contract import input_file, output_metadata, output_prefix
 from workers.executors.base import Attempt, Execution
 
 
+STOPPED = (Reason.CANCELLED, Reason.INTERRUPTED)
+
+
 class LocalStaging:
     def __init__(self, objects: ObjectStore, blobs: Blobs):
         self.objects, self.blobs = objects, blobs
@@ -39,10 +42,12 @@ class LocalStaging:
                   ) -> Outcome:
         """Upload every output file and keep stdout and stderr. Outputs that cannot be
         uploaded (see `checked_outputs`) fail the attempt, and none is uploaded; the logs
-        are kept still."""
+        are kept still. An attempt stopped halfway (cancelled, interrupted) publishes no
+        outputs: half-written files must not trigger the functions that watch them."""
         job, fn, dirs = attempt.job, attempt.function, attempt.workdir
         prefix = output_prefix(job, fn)
-        files, problem = checked_outputs(dirs.output_dir, prefix, owner)
+        files, problem = ([], None) if execution.reason in STOPPED \
+            else checked_outputs(dirs.output_dir, prefix, owner)
         outputs = upload_outputs(files, fn.output.bucket, prefix, output_metadata(job),
                                  self.objects)
         reason, error = (execution.reason, execution.error) if problem is None \

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import dramatiq
@@ -30,6 +31,8 @@ from workers.workdir import remove_stale_workdirs
 
 log = logging.getLogger(__name__)
 DISCOVERY_SECONDS = 0.5
+# How long interrupted attempts have to record themselves and queue their jobs again.
+INTERRUPT_SECONDS = 30
 
 
 def _keep_private(data_dir: Path) -> None:
@@ -120,10 +123,22 @@ class Worker:
             self.broker.declare_queue(function_queue(self.settings.queue, name))
 
     def stop(self) -> None:
+        """Take no more work, let the running jobs finish within `SLUICE_WORKER_SHUTDOWN`,
+        then end the rest as interrupted attempts, queued again for other workers."""
         self.discovery.stop()
         self.sweeper.stop()
         self.janitor.stop()
-        self.worker.stop(timeout=int(self.settings.worker.shutdown_seconds * 1000))
+        threads = list(self.worker.workers)
+        for thread in threads:
+            thread.stop()
+        deadline = time.monotonic() + self.settings.worker.shutdown_seconds
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in threads):
+            log.info("worker %s: %d jobs still running after %.0f s; interrupting them",
+                     self.leases.owner, self.leases.interrupt_all(),
+                     self.settings.worker.shutdown_seconds)
+        self.worker.stop(timeout=int(INTERRUPT_SECONDS * 1000))
         self.runner.executor.close()
         self.reaper.close()
         self.leases.stop()

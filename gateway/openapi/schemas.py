@@ -93,12 +93,12 @@ def _function_spec_properties() -> dict[str, Any]:
                        "with the record of each job of this one that fails, as JSON."},
         "max_queued": {"type": "integer", "minimum": 1, "maximum": functions.MAX_QUEUED,
                        "description": "Its jobs queued past which invocations are 429."},
-        "concurrency": {"type": "integer", "minimum": 1, "maximum": functions.MAX_CONCURRENCY,
-                        "description": "At most so many of its jobs run at once, on all "
-                                       "workers together."},
         "retention": {**_quantity("number", quantities.DURATION, "30d"), "description":
                       "How long its ended jobs, their logs and outputs are kept (default: "
                       "SLUICE_RETENTION, 30 days)."},
+        "concurrency": {"type": "integer", "minimum": 1, "maximum": functions.MAX_CONCURRENCY,
+                        "description": "At most so many of its jobs run at once, on all "
+                                       "workers together."},
     }
     return properties
 

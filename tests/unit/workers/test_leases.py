@@ -1,9 +1,8 @@
 import os
 import time
 
-
 from core.ids import new_id
-from core.jobs import Job, JobStatus, Trigger
+from core.jobs import Job, JobStatus, Reason, Trigger
 from workers.leases import HOST, Leases
 
 
@@ -30,10 +29,10 @@ def test_a_cancelled_job_is_lost_and_its_process_stopped(store):
     lease = leases.hold(job.id)
     lease.claim(store.claim(job.id, "me", time.time()).attempts)
     stopped = []
-    lease.on_lost = lambda: stopped.append(job.id)
+    lease.stop = lambda reason: stopped.append((job.id, reason))
     store.cancel(job.id, time.time())
     leases.renew()
-    assert lease.lost and stopped == [job.id]
+    assert lease.lost and stopped == [(job.id, Reason.CANCELLED)]
 
 
 def test_an_attempt_taken_over_is_lost_to_the_attempt_before_even_in_one_process(store):
