@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core import quantities
+from core.callbacks import Callback, parse_callback
 from core.errors import Invalid
 from core.placement import Placement, parse_placement
 from core.retries import RetryPolicy, parse_retry
@@ -24,7 +25,7 @@ RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", 
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
           "description", "retries", "retry_backoff", "retry_on", "on_failure", "max_queued",
-          "retention", "concurrency")
+          "retention", "concurrency", "callback")
 MAX_GUARD_DEPTH = 100
 MAX_QUEUED = 10_000_000
 MAX_CONCURRENCY = 100_000
@@ -63,6 +64,8 @@ class Function:
     retention: float | None = None
     """Seconds its ended jobs are kept, with their logs and outputs (None: the platform's
     `SLUICE_RETENTION`)."""
+    callback: Callback | None = None
+    """Where the record of each of its jobs is POSTed when the job ends."""
     token: str = dataclasses.field(default="", repr=False)
     revision: int = 1
 
@@ -105,6 +108,8 @@ class Function:
             spec["concurrency"] = self.concurrency
         if self.retention:
             spec["retention"] = self.retention
+        if self.callback:
+            spec["callback"] = self.callback.to_spec()
         return spec | self.retry.to_spec()
 
     def resolved(self, bucket: str, path: str = "") -> Function:
@@ -145,6 +150,7 @@ class Function:
                   "on_failure": _on_failure(spec, name, bad),
                   "max_queued": _count(spec, "max_queued", MAX_QUEUED, bad),
                   "concurrency": _count(spec, "concurrency", MAX_CONCURRENCY, bad),
+                  "callback": parse_callback(spec.get("callback"), bad),
                   "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)

@@ -49,6 +49,9 @@ class Reason(enum.StrEnum):
     reason only, never a job's)."""
 
 
+FAILED_STATUS = {Reason.TIMEOUT: 504, Reason.UNAVAILABLE: 503}
+
+
 class Trigger(enum.StrEnum):
     HTTP = "http"
     STORAGE = "storage"
@@ -108,6 +111,18 @@ class Job:
     source_key: str | None = None
     source_version: str | None = None
     event: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+    callback_url: str | None = None
+    """Where its record is POSTed when it ends (`core.callbacks`), for the endings in
+    `callback_on`."""
+    callback_on: tuple[str, ...] = ()
+    callback_state: str | None = None
+    """None until it ends; then `pending` (to be sent), `delivered`, `failed` (given up)
+    or `skipped` (an ending not called back)."""
+    callback_attempts: int = 0
+    callback_error: str | None = None
+    callback_due_at: float | None = None
+    """When the next POST is due; while one is under way, when its claim lapses."""
+    callback_delivered_at: float | None = None
 
     @property
     def runtime(self) -> float | None:
@@ -146,7 +161,21 @@ class Job:
             "source": ({"bucket": self.source_bucket, "key": self.source_key,
                         "version": self.source_version} if self.source_key else None),
             "outputs": [o.to_dict() for o in self.outputs],
+            "callback": None if self.callback_url is None else {
+                "url": self.callback_url, "on": list(self.callback_on),
+                "state": self.callback_state or "waiting", "attempts": self.callback_attempts,
+                "last_error": self.callback_error,
+                "delivered_at": rfc3339(self.callback_delivered_at)},
         }
+
+    @property
+    def answer_status(self) -> int:
+        """The HTTP status a synchronous invocation answers for a job that ended so: a
+        failed function is the gateway's upstream failing (502; 504 when it ran out of
+        time, 503 when what it needed stayed out of reach), a cancelled one a conflict."""
+        if self.status is JobStatus.FAILED:
+            return FAILED_STATUS.get(self.reason, 502)
+        return 409 if self.status in (JobStatus.CANCELLED, JobStatus.DISMISSED) else 200
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,3 +40,6 @@ EVENTS = Counter(
     ["source", "outcome"])
 JOBS_REPUBLISHED = Counter(
     "sluice_jobs_republished_total", "Jobs the sweeper published again", ["status"])
+CALLBACKS = Counter(
+    "sluice_callbacks_total", "Callback POSTs by what became of them: delivered, retried "
+    "(refused, to be tried again), failed (given up)", ["outcome"])

@@ -88,6 +88,19 @@ class RetrySettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class CallbackSettings:
+    """How workers deliver callbacks: every `interval_seconds` they POST what is due, each
+    POST given `timeout_seconds`; a refused one is tried again after an exponential,
+    jittered backoff, until `deadline_seconds` after the job ended, then given up."""
+
+    deadline_seconds: float = 3600.0
+    timeout_seconds: float = 10.0
+    interval_seconds: float = 1.0
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+
+
+@dataclasses.dataclass(frozen=True)
 class ProcessSettings:
     """How the process executor confines a function: as `run_as` (when the worker is root;
     None: as the worker), in a bubblewrap sandbox (`auto`: when installed), with at most
@@ -117,6 +130,7 @@ class WorkerSettings:
     """Where the attempts' scratch directories are: never under the data directory."""
     process: ProcessSettings = dataclasses.field(default_factory=ProcessSettings)
     retry: RetrySettings = dataclasses.field(default_factory=RetrySettings)
+    callback: CallbackSettings = dataclasses.field(default_factory=CallbackSettings)
     kubernetes: KubernetesSettings = dataclasses.field(default_factory=KubernetesSettings)
 
 
@@ -261,6 +275,17 @@ class Settings:
                     backoff_seconds=number("RETRY_BACKOFF", RetrySettings.backoff_seconds),
                     backoff_max_seconds=number("RETRY_BACKOFF_MAX",
                                                RetrySettings.backoff_max_seconds),
+                ),
+                callback=CallbackSettings(
+                    deadline_seconds=duration("CALLBACK_DEADLINE",
+                                              CallbackSettings.deadline_seconds),
+                    timeout_seconds=duration("CALLBACK_TIMEOUT",
+                                             CallbackSettings.timeout_seconds),
+                    interval_seconds=duration("CALLBACK_INTERVAL",
+                                              CallbackSettings.interval_seconds),
+                    backoff_seconds=duration("CALLBACK_BACKOFF", CallbackSettings.backoff_seconds),
+                    backoff_max_seconds=duration("CALLBACK_BACKOFF_MAX",
+                                                 CallbackSettings.backoff_max_seconds),
                 ),
                 kubernetes=KubernetesSettings(
                     namespace=get("K8S_NAMESPACE", _pod_namespace()),

@@ -11,12 +11,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from core.jobs import Job, JobStatus, Reason
+from core.jobs import Job, JobStatus
 from gateway.service import Service
-
-# A failed function is the gateway's upstream failing: 502, or 504 when it ran out of time,
-# or 503 when what it needed stayed out of reach.
-FAILED_STATUS = {Reason.TIMEOUT: 504, Reason.UNAVAILABLE: 503}
 
 
 def job_headers(job: Job) -> dict[str, str]:
@@ -64,12 +60,7 @@ async def finished(service: Service, job: Job) -> web.Response:
         headers["Content-Disposition"] = _attachment(f"{job.id}.zip")
         return web.Response(body=buffer.getvalue(), content_type="application/zip",
                             headers=headers)
-    status = 200
-    if job.status is JobStatus.FAILED:
-        status = FAILED_STATUS.get(job.reason, 502)
-    elif job.status in (JobStatus.CANCELLED, JobStatus.DISMISSED):
-        status = 409
-    return web.Response(status=status, body=await service.stdout_and_log(job),
+    return web.Response(status=job.answer_status, body=await service.stdout_and_log(job),
                         content_type="text/plain", charset="utf-8", headers=headers)
 
 

@@ -9,6 +9,7 @@ import time
 
 from broker.publishing import JobPublisher
 from core.blobs import Blobs
+from core.callbacks import Callback
 from core.errors import Unavailable
 from core.events import ObjectEvent
 from core.functions import Function
@@ -66,13 +67,16 @@ class JobSubmitter:
 
     def submit(self, fn: Function, *, trigger: Trigger, body: bytes = b"",
                content_type: str | None = None, idempotency_key: str | None = None,
-               source: ObjectEvent | None = None, depth: int = 0) -> tuple[Job, bool]:
+               source: ObjectEvent | None = None, depth: int = 0,
+               callback: Callback | None = None) -> tuple[Job, bool]:
         """Returns the job and whether it is new; an idempotency key already used returns
         the job that has it. A job that cannot be published yet is kept: the sweeper
-        publishes it once the broker is back."""
+        publishes it once the broker is back. The job's `callback` is the one given (an
+        invocation's own), or else the function's."""
         job_id = new_id()
         input_ref, inline = self.blobs.prepare(blob_key("inputs", job_id), body)
         size = source.size or 0 if source else len(body)
+        callback = callback or fn.callback
         job = Job(id=job_id, function=fn.name, revision=fn.revision, trigger=trigger,
                   status=JobStatus.QUEUED, created_at=time.time(),
                   idempotency_key=idempotency_key, input_ref=input_ref, input_size=size,
@@ -80,7 +84,9 @@ class JobSubmitter:
                   source_bucket=source.bucket if source else None,
                   source_key=source.key if source else None,
                   source_version=source.version_tag if source else None,
-                  event=source.to_dict() if source else None)
+                  event=source.to_dict() if source else None,
+                  callback_url=callback.url if callback else None,
+                  callback_on=callback.on if callback else ())
         job, created = self.store.create_job(job, inline)
         if created:
             self.publish(job)

@@ -1,5 +1,6 @@
 """Job persistence (functions: `functionrows`, attempts: `attempts`, the sweeper's and the
-janitor's queries: `housekeeping`). Every state change is one compare-and-set UPDATE."""
+janitor's queries: `housekeeping`, callbacks: `callbackrows`). Every state change is one
+compare-and-set UPDATE."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.errors import NotFound
 from core.jobs import AttemptRecord, Job, JobStatus, Outcome, Reason
 from core.store import attempts
+from core.store.callbackrows import CALLBACK_ON_CANCEL, CallbackRows, callback_due
 from core.store.database import Database
 from core.store.functionrows import FunctionRows
 from core.store.housekeeping import Housekeeping
@@ -59,14 +61,16 @@ _OWNED = sa.and_(jobs.c.id == sa.bindparam("w_id"), jobs.c.owner == sa.bindparam
                  jobs.c.attempts == sa.bindparam("w_attempt"),
                  jobs.c.status == JobStatus.RUNNING.value)
 _HEARTBEAT = jobs.update().where(_OWNED).values(**_set("heartbeat_at"))
-_FINISH = jobs.update().where(_OWNED).values(**_set(*_OUTCOME_COLUMNS)).returning(*jobs.c)
+_FINISH = jobs.update().where(_OWNED).values(
+    **_set(*_OUTCOME_COLUMNS, "callback_state", "callback_due_at")).returning(*jobs.c)
 _RELEASE = jobs.update().where(_OWNED).values(
     status=JobStatus.QUEUED.value, owner=None, heartbeat_at=None,
     retries=jobs.c.retries + sa.bindparam("v_retried"),
     **_set("error", "published_at")).returning(*jobs.c)
 # Cancelling: by one job (queued or running) or by a function's queue (queued only).
 _CANCEL = jobs.update().values(status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value,
-                               finished_at=sa.bindparam("v_now")).returning(*jobs.c)
+                               finished_at=sa.bindparam("v_now"),
+                               **CALLBACK_ON_CANCEL).returning(*jobs.c)
 _CANCEL_JOB = _CANCEL.where(jobs.c.id == sa.bindparam("w_id"), jobs.c.status.in_(ACTIVE))
 _CANCEL_QUEUED = _CANCEL.where(jobs.c.function == sa.bindparam("w_function"),
                                jobs.c.status == JobStatus.QUEUED.value)
@@ -84,7 +88,8 @@ _REDRIVE = jobs.update().where(
     resumed_after=jobs.c.attempts, retries=0, published_at=sa.bindparam("v_now"),
     owner=None, heartbeat_at=None, finished_at=None, exit_code=None, reason=None, error=None,
     cpu_seconds=None, peak_memory=None, bytes_out=0, outputs=None, stdout_ref=None,
-    stderr_ref=None).returning(*jobs.c)
+    stderr_ref=None, callback_state=None, callback_attempts=0, callback_error=None,
+    callback_due_at=None, callback_delivered_at=None).returning(*jobs.c)
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
 _GET_BY_KEY = sa.select(jobs).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
 _KNOWN_KEYS = sa.select(jobs.c.idempotency_key).where(
@@ -94,7 +99,7 @@ _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
 
 
-class JobStore(FunctionRows, Housekeeping):
+class JobStore(FunctionRows, Housekeeping, CallbackRows):
     """Functions, jobs and inline blobs in one relational database."""
 
     def __init__(self, url: str):
@@ -235,7 +240,7 @@ class JobStore(FunctionRows, Housekeeping):
         for column in ("status", "reason", "outputs"):
             params[f"v_{column}"] = TO_COLUMN[column](params[f"v_{column}"])
         params |= {"v_error": storable(outcome.error), "v_finished_at": now,
-                   **_owned(job, owner)}
+                   **callback_due(job, outcome.status, now), **_owned(job, owner)}
         return self._returning(_FINISH, params, outcome.inline_blobs,
                                attempts.ended(job, owner, now, outcome))
 

@@ -59,10 +59,21 @@ jobs = sa.Table(
     sa.Column("event", sa.JSON),
     sa.Column("retries", sa.Integer, nullable=False, default=0),
     sa.Column("resumed_after", sa.Integer, nullable=False, default=0),
+    sa.Column("callback_url", sa.String(2048)),
+    sa.Column("callback_on", sa.String(64)),
+    sa.Column("callback_state", sa.String(16)),
+    sa.Column("callback_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("callback_error", sa.Text),
+    sa.Column("callback_due_at", sa.Float),
+    sa.Column("callback_delivered_at", sa.Float),
     sa.Index("ix_jobs_function_id", "function", "id"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_function_status", "function", "status"),
     sa.Index("ix_jobs_function_finished", "function", "finished_at"),
+    # Only the callbacks still to send: it stays as small as they are few.
+    sa.Index("ix_jobs_callback_due", "callback_due_at",
+             sqlite_where=sa.text("callback_state = 'pending'"),
+             postgresql_where=sa.text("callback_state = 'pending'")),
 )
 
 attempts = sa.Table(
