@@ -1,5 +1,6 @@
 """A worker process (`sluice worker`): its job context, executor and runner, the Dramatiq
-worker threads, leases, the sweeper, and the discovery of new functions' queues."""
+worker threads, leases, the sweeper, the janitor, the callback sender, and the discovery
+of new functions' queues."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from core.settings import Settings, WorkerSettings
 from jobs.context import JobContext
 from jobs.retention import Janitor
 from workers.actors import declare_actors
+from workers.callbacks import CallbackSender
 from workers.executors.base import Executor
 from workers.executors.process import ProcessExecutor
 from workers.executors.sandbox import Sandbox
@@ -90,6 +92,8 @@ class Worker:
         self.janitor = Janitor(self.context.store, self.context.objects, self.context.catalog,
                                default_retention=settings.worker.retention_seconds,
                                interval=settings.worker.janitor_interval_seconds)
+        self.callbacks = CallbackSender(self.context.store, self.context.catalog,
+                                        settings.worker.callback)
         declare_actors(broker, self.runner, settings.queue)
         self.functions = functions
         queues = {function_queue(settings.queue, f) for f in functions} if functions else None
@@ -112,6 +116,7 @@ class Worker:
             self.discovery.start()
         self.sweeper.start()
         self.janitor.start()
+        self.callbacks.start()
         log.info("worker %s started with %d threads, executor %s", self.leases.owner,
                  self.settings.worker.threads, self.settings.worker.executor)
 
@@ -141,5 +146,6 @@ class Worker:
         self.worker.stop(timeout=int(INTERRUPT_SECONDS * 1000))
         self.runner.executor.close()
         self.reaper.close()
+        self.callbacks.stop()
         self.leases.stop()
         self.context.close()
