@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from core.callbacks import Callback, url_problem
 from core.errors import BadRequest, PayloadTooLarge
 from core.ids import is_job_id
 from gateway.documents import parse_json, parse_yaml
@@ -91,6 +92,18 @@ def prefer(request: web.Request) -> tuple[bool, float | None]:
                                      f"not {value!r}")
                 wait = float(value)
     return respond_async, wait
+
+
+def callback(request: web.Request) -> Callback | None:
+    """`X-Callback-Url` (as OpenFaaS takes it): where the job's record goes when it ends,
+    whichever way it ends."""
+    url = request.headers.get("X-Callback-Url")
+    if url is None:
+        return None
+    problem = url_problem(url)
+    if problem:
+        raise BadRequest(f"X-Callback-Url {problem}")
+    return Callback(url=url)
 
 
 def idempotency_key(request: web.Request) -> str | None:

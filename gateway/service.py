@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from core import metrics, runnable
+from core import callbacks, metrics, runnable
+from core.callbacks import Callback
 from core.errors import BadRequest, Invalid, NotFound, TooManyRequests
 from core.events import parse_s3_notification, parse_seaweedfs_webhook
 from core.functions import Function, parse_document
@@ -44,6 +45,8 @@ class Invocation:
     respond_async: bool = False
     wait: float | None = None
     idempotency_key: str | None = None
+    callback: Callback | None = None
+    """The invocation's own callback, in place of the function's."""
 
 
 class Service:
@@ -104,6 +107,11 @@ class Service:
         caller.require_function(fn)
         return fn
 
+    async def callback_secret(self, caller: Caller, name: str) -> str:
+        """The key that signs the function's callbacks: for its owner (the admin, or
+        whoever holds its token) to check them with."""
+        return callbacks.secret((await self.get_function(caller, name)).token)
+
     async def list_functions(self, caller: Caller) -> list[Function]:
         caller.require_admin()
         return await self._run(self.catalog.all, fresh=True)
@@ -139,7 +147,7 @@ class Service:
             self._check_backlog(fn, key)
         job, created = self.context.submitter.submit(
             fn, trigger=Trigger.HTTP, body=request.body, content_type=request.content_type,
-            idempotency_key=key)
+            idempotency_key=key, callback=request.callback)
         return job, created, wait
 
     def _check_backlog(self, fn: Function, key: str | None) -> None:

@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     p = command("deploy", deploy, "create or update the functions in a YAML or JSON file")
     p.add_argument("-f", "--file", required=True, type=Path)
     command("functions", functions, "list functions")
+    p = command("function", function, "show a function")
+    p.add_argument("name")
+    p.add_argument("--callback-secret", action="store_true",
+                   help="print only the key that signs its callbacks")
     p = command("invoke", invoke, "invoke a function; prints its output")
     p.add_argument("name")
     source = p.add_mutually_exclusive_group()
@@ -99,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, help="write the output here instead of stdout")
     p.add_argument("--idempotency-key", help="at most one job per key (default: a new key, "
                                              "sent again if the connection drops)")
+    p.add_argument("--callback", metavar="URL", help="POST the job's record there when it "
+                                                     "ends (X-Callback-Url)")
     p = command("run", run, "invoke a function and write its output (like oscar-cli "
                             "service run)")
     p.add_argument("name")
@@ -202,6 +208,15 @@ def functions(args) -> None:
            ("NAME", "MODE", "REVISION", "RUNS"))
 
 
+def function(args) -> None:
+    if args.callback_secret:
+        answer = _client(args).json("GET", f"/v1/functions/{args.name}/callback-secret")
+        print(json.dumps(answer) if args.json else answer["secret"])
+        return
+    fn = _client(args).json("GET", f"/v1/functions/{args.name}")
+    print(json.dumps(fn, indent=2) if args.json else yaml.safe_dump(fn, sort_keys=False).rstrip())
+
+
 def _runs(fn: dict) -> str:
     if fn.get("command"):
         return " ".join(fn["command"])
@@ -218,6 +233,8 @@ def invoke(args) -> int:
         prefer.append(f"wait={args.wait}")
     if prefer:
         headers["Prefer"] = ", ".join(prefer)
+    if getattr(args, "callback", None):
+        headers["X-Callback-Url"] = args.callback
     response = _client(args).invoke(args.name, body, headers,
                                     ok=(200, 201, 409, 502, 503, 504),
                                     key=getattr(args, "idempotency_key", None),
@@ -287,6 +304,8 @@ def job(args) -> int:
         rows += [("output", f"{o['name']} ({_bytes(o['size'])}) s3://{o['bucket']}/{o['key']}")
                  for o in record["outputs"]]
         rows += [("attempt", _attempt_line(attempt)) for attempt in history]
+        if record.get("callback"):
+            rows.append(("callback", _callback_line(record["callback"])))
         for key, value in rows:
             print(f"{key:<12} {'-' if value is None else value}")
     return 0 if record["status"] in ("succeeded", "queued", "running") else 1
@@ -301,6 +320,17 @@ def _attempt_line(attempt: dict) -> str:
     when = f"{started} -> {_local_time(attempt['finished_at'])}"
     return f"{attempt['number']}  {how}  on {attempt['worker'] or '-'}  {when}" + (
         f"  {attempt['error']}" if attempt["error"] else "")
+
+
+def _callback_line(callback: dict) -> str:
+    """`delivered after 3 attempts at 2026-12-01 14:07:29  https://...  (last error: ...)`."""
+    tries = callback["attempts"]
+    line = callback["state"] + (f" after {tries} attempt{'s' * (tries != 1)}" if tries else "")
+    if callback["delivered_at"]:
+        line += f" at {_local_time(callback['delivered_at'])}"
+    line += f"  {callback['url']}"
+    return line + (f"  (last error: {callback['last_error']})" if callback["last_error"]
+                   else "")
 
 
 def logs(args) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import functions, keys, oscar, quantities, retries
+from core import callbacks, functions, keys, oscar, quantities, retries
 from core.errors import SluiceError
 from core.ids import JOB_ID_PATTERN
 from core.jobs import JobStatus, Reason, Trigger
@@ -15,6 +15,8 @@ from core.placement import MAX_GPUS
 STRING = {"type": "string"}
 TIME = {"type": ["string", "null"], "format": "date-time"}
 PROGRAM = {"type": "string", "pattern": "\\S"}
+CALLBACK_URL = {"type": "string", "format": "uri", "maxLength": callbacks.MAX_URL,
+                "pattern": "^[hH][tT][tT][pP][sS]?://"}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -99,6 +101,12 @@ def _function_spec_properties() -> dict[str, Any]:
         "concurrency": {"type": "integer", "minimum": 1, "maximum": functions.MAX_CONCURRENCY,
                         "description": "At most so many of its jobs run at once, on all "
                                        "workers together."},
+        "callback": {"oneOf": [CALLBACK_URL, _obj({
+            "url": CALLBACK_URL, "on": {"type": "array", "minItems": 1,
+                                        "items": {"enum": list(callbacks.ENDINGS)}}},
+            required=("url",))], "description": "Where the record of each of its jobs is "
+            "POSTed, signed, when the job ends: a URL, or {url, on: [endings]} (default: "
+            "every ending)."},
     }
     return properties
 
@@ -112,7 +120,9 @@ def _function_spec() -> dict[str, Any]:
 def _function() -> dict[str, Any]:
     return _obj({**_function_spec_properties(), "revision": {"type": "integer", "minimum": 1},
                  "token": {"type": "string", "description":
-                           "The function's token (only for the admin)."}},
+                           "The function's token (only for the admin)."},
+                 "callback_secret": {"type": "string", "description": "The key that signs "
+                                     "its callbacks (only for the admin)."}},
                 required=("name", "revision"),
                 description="A function as registered: its spec, with what the conventions "
                             "filled in, and its revision.")
@@ -141,6 +151,11 @@ def _job() -> dict[str, Any]:
         "source": nullable(_obj({"bucket": STRING, "key": STRING,
                                  "version": {"type": ["string", "null"]}})),
         "outputs": {"type": "array", "items": _obj(OUTPUT)},
+        "callback": nullable(_obj({
+            "url": STRING, "on": {"type": "array", "items": {"enum": list(callbacks.ENDINGS)}},
+            "state": {"enum": ["waiting", *(str(s) for s in callbacks.CallbackState)]},
+            "attempts": count, "last_error": {"type": ["string", "null"]},
+            "delivered_at": TIME})),
     })
 
 
@@ -206,6 +221,7 @@ def components() -> dict[str, Any]:
                                     **OUTPUT, "url": {"type": "string", "format": "uri"}})}}),
         "Attempts": _obj({"job": STRING, "status": {"enum": [str(s) for s in JobStatus]},
                           "attempts": {"type": "array", "items": _attempt()}}),
+        "CallbackSecret": _obj({"function": STRING, "secret": STRING, "header": STRING}),
         "Cancelled": _obj({"function": STRING, "cancelled": {
             "type": "array", "items": _pattern(JOB_ID_PATTERN)}}),
         "Problem": _problem(),

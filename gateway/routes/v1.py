@@ -6,6 +6,7 @@ import json
 
 from aiohttp import web
 
+from core import callbacks
 from core.functions import Function
 from core.jobs import Job, JobStatus
 from gateway import responses
@@ -14,7 +15,7 @@ from gateway.keys import SERVICE, SETTINGS
 from gateway.openapi.operations import (JSON, answer, bytes_body, described,
                                         document_body, header, json_answer, query)
 from gateway.openapi.schemas import STRING, ref
-from gateway.requests import (idempotency_key, prefer, query_choice, query_job_id,
+from gateway.requests import (callback, idempotency_key, prefer, query_choice, query_job_id,
                               query_number, read_body, read_document)
 from gateway.service import Invocation
 
@@ -25,6 +26,10 @@ PREFER = header("Prefer", STRING, "respond-async to answer at once with the job;
                 "wait at most N seconds for it (RFC 7240).")
 IDEMPOTENCY = header("Idempotency-Key", {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
                      "The same key, for the same function, gives the same job.")
+CALLBACK = header("X-Callback-Url", {"type": "string", "maxLength": callbacks.MAX_URL,
+                                     "pattern": "^[hH][tT][tT][pP][sS]?://[\\x21-\\x7e]+$"},
+                  "Where the job's record is POSTed, signed, when it ends (as OpenFaaS takes "
+                  "it); in place of the function's callback. http or https, no credentials.")
 
 
 def _json(data, status: int = 200, headers: dict | None = None) -> web.Response:
@@ -36,6 +41,7 @@ def _function(fn: Function, *, with_token: bool) -> dict:
     body = {**fn.to_spec(), "revision": fn.revision}
     if with_token:
         body["token"] = fn.token
+        body["callback_secret"] = callbacks.secret(fn.token)
     return body
 
 
@@ -86,6 +92,18 @@ async def put_function(request: web.Request) -> web.Response:
                  {"Location": f"/v1/functions/{fn.name}"})
 
 
+@routes.get("/v1/functions/{name}/callback-secret")
+@described("The key that signs the function's callbacks", tag="functions", problems=(404,),
+           answers={200: json_answer("The key, for the admin or the function's token",
+                                     "CallbackSecret")})
+async def callback_secret(request: web.Request) -> web.Response:
+    """Check a callback with it: `X-Sluice-Signature` is `sha256=` and the hex HMAC-SHA256,
+    under this key, of `X-Sluice-Timestamp`, a dot, and the body."""
+    name = request.match_info["name"]
+    secret = await request.app[SERVICE].callback_secret(caller(request), name)
+    return _json({"function": name, "secret": secret, "header": callbacks.SIGNATURE})
+
+
 @routes.delete("/v1/functions/{name}")
 @described("Remove a function", tag="functions", problems=(404,),
            answers={204: answer("Removed")})
@@ -95,7 +113,7 @@ async def delete_function(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/functions/{name}/invocations")
-@described("Invoke a function", tag="invocations", parameters=(PREFER, IDEMPOTENCY),
+@described("Invoke a function", tag="invocations", parameters=(PREFER, IDEMPOTENCY, CALLBACK),
            body=bytes_body("The input, as the function reads it from INPUT_FILE_PATH"),
            problems=(404, 409, 422, 429), answers={
                200: answer("Done: its one output's bytes, a zip of several, or what it "
@@ -112,12 +130,12 @@ async def invoke(request: web.Request) -> web.Response:
     service, settings = request.app[SERVICE], request.app[SETTINGS]
     who = caller(request)
     respond_async, wait = prefer(request)
-    key = idempotency_key(request)
+    key, called_back = idempotency_key(request), callback(request)
     body = await read_body(request, settings.max_body)
     job, _ = await service.invoke(who, Invocation(
         function=request.match_info["name"], body=body,
         content_type=request.headers.get("Content-Type"), respond_async=respond_async,
-        wait=wait, idempotency_key=key))
+        wait=wait, idempotency_key=key, callback=called_back))
     if not job.status.terminal:
         return responses.accepted(job)
     return await responses.finished(service, job)
