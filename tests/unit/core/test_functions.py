@@ -79,3 +79,24 @@ def test_numbers_in_a_command_become_text_but_booleans_are_refused():
     assert Function.from_spec({"name": "n", "command": ["sleep", 5]}).argv() == ["sleep", "5"]
     with pytest.raises(Invalid):
         Function.from_spec({"name": "n", "command": [True]})
+
+
+def test_a_callback_round_trips_and_a_bare_url_stands_for_every_ending():
+    fn = Function.from_spec({"name": "c", "command": ["x"],
+                             "callback": {"url": "https://example.org/h?k=1", "on": ["failed"]}})
+    assert fn.to_spec()["callback"] == {"url": "https://example.org/h?k=1", "on": ["failed"]}
+    assert Function.from_spec(fn.to_spec(), token=fn.token) == fn
+    bare = Function.from_spec({"name": "c", "command": ["x"], "callback": "http://h:8080/"})
+    assert bare.callback.on == ("succeeded", "failed", "cancelled")
+
+
+@pytest.mark.parametrize("callback, where", [
+    ({"url": "ftp://h/"}, "callback.url"), ({"url": "http://u:p@h/"}, "callback.url"),
+    ({"url": "http://h/" + "x" * 2048}, "callback.url"), ({"url": "http://h/ x"}, "callback.url"),
+    ({"on": ["failed"]}, "callback.url"), ({"url": "http://h/", "on": []}, "callback.on"),
+    ({"url": "http://h/", "on": ["failed", "lost"]}, "callback.on.1"),
+    ({"url": "http://h/", "retries": 3}, "callback"), (42, "callback")])
+def test_a_bad_callback_is_reported_by_its_path(callback, where):
+    with pytest.raises(Invalid) as caught:
+        Function.from_spec({"name": "c", "command": ["x"], "callback": callback})
+    assert paths(caught.value) == {where}
