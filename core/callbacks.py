@@ -84,6 +84,10 @@ def parse_callback(value: Any, bad: Bad) -> Callback | None:
     if value is None:
         return None
     given = {"url": value} if isinstance(value, str) else value
+    if isinstance(given, Mapping):
+        # YAML 1.1, as PyYAML reads it, takes a bare `on` key for true (GitHub Actions'
+        # `on:` meets the same): it is read as the `on` it was written as.
+        given = {"on" if key is True else key: item for key, item in given.items()}
     if not isinstance(given, Mapping) or set(given) - {"url", "on"}:
         bad("callback", "must be a URL, or {url: URL, on: [endings]}")
         return None

@@ -188,8 +188,11 @@ def deploy(args) -> None:
     for name, spec in specs.items():
         if not isinstance(name, str) or not name:
             raise ClientError("every function needs a name")
-        response = client.request("PUT", f"/v1/functions/{name}", body=json.dumps(spec).encode(),
-                                  headers={"Content-Type": "application/json"})
+        # As YAML, as it was read: what YAML alone can say (a bare `on:` key, read as true)
+        # reaches the gateway as it was written.
+        response = client.request("PUT", f"/v1/functions/{name}",
+                                  body=yaml.dump(spec, Dumper=_Unaliased).encode(),
+                                  headers={"Content-Type": "application/yaml"})
         fn = response.json()
         results.append(fn)
         if not args.json:
@@ -197,6 +200,13 @@ def deploy(args) -> None:
             print(f"{name}: {verb} (revision {fn['revision']})")
     if args.json:
         print(json.dumps(results, indent=2))
+
+
+class _Unaliased(yaml.SafeDumper):
+    """Every value written out in full: the gateway accepts no YAML aliases."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
 
 
 def functions(args) -> None:

@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from core.errors import Invalid
 from core.functions import Function, parse_document
@@ -100,3 +101,8 @@ def test_a_bad_callback_is_reported_by_its_path(callback, where):
     with pytest.raises(Invalid) as caught:
         Function.from_spec({"name": "c", "command": ["x"], "callback": callback})
     assert paths(caught.value) == {where}
+
+
+def test_a_bare_on_key_in_yaml_reads_as_on():
+    spec = yaml.safe_load("name: c\ncommand: [x]\ncallback: {url: 'http://h/', on: [failed]}\n")
+    assert Function.from_spec(spec).callback.on == ("failed",)
