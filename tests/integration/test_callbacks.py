@@ -256,3 +256,19 @@ def test_two_senders_never_hold_one_delivery_and_a_lapsed_claim_records_nothing(
     assert (ended.callback_state, ended.callback_attempts, ended.status) == \
         ("delivered", 2, JobStatus.SUCCEEDED)
     assert store.due_callbacks(now + 60, 10) == []
+
+
+def test_a_job_run_again_calls_back_again_when_it_ends_again(store):
+    now = time.time()
+    job = Job(id=new_id(), function="f", revision=1, trigger=Trigger.HTTP,
+              status=JobStatus.QUEUED, created_at=now, callback_url="http://127.0.0.1:9/",
+              callback_on=("failed",))
+    store.create_job(job)
+    failed = store.finish(store.claim(job.id, "w", now), "w", Outcome(exit_code=3), now)
+    sent = store.claim_callback(failed, now + 1)
+    assert store.end_callback(sent, CallbackState.DELIVERED, delivered_at=now)
+    queued = store.redrive(job.id, 1, now + 2)
+    assert (queued.callback_state, queued.callback_attempts) == (None, 0)
+    assert queued.to_dict()["callback"]["state"] == "waiting"
+    again = store.finish(store.claim(job.id, "w", now + 3), "w", Outcome(exit_code=3), now + 4)
+    assert (again.callback_state, again.callback_due_at) == ("pending", now + 4)
