@@ -1,6 +1,6 @@
 """Runs one job message: decide whether to run it, run the attempt through the executor
-inside the one failure boundary (`workers.failures`), and record the outcome once, while the
-job's lease is still held."""
+inside the one failure boundary (`workers.failures`), its output shipped as it runs
+(`workers.shipping`), and record the outcome once, while the job's lease is still held."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from jobs.finishing import Finisher
 from workers.executors.base import Attempt, Executor
 from workers.failures import TryAgain, decide, past_the_last, retry_of_function, unexpected
 from workers.leases import Lease, Leases
+from workers.shipping import LogShipper
 from workers.staging import captured, keep_logs
 from workers.workdir import Workdir
 
@@ -30,10 +31,10 @@ log = logging.getLogger(__name__)
 
 class JobRunner:
     def __init__(self, *, store: JobStore, blobs: Blobs, catalog: FunctionCatalog,
-                 finisher: Finisher, executor: Executor, leases: Leases, workdir: Path,
-                 retry: RetrySettings):
+                 finisher: Finisher, executor: Executor, leases: Leases, shipper: LogShipper,
+                 workdir: Path, retry: RetrySettings):
         self.store, self.blobs, self.catalog, self.finisher = store, blobs, catalog, finisher
-        self.executor, self.leases = executor, leases
+        self.executor, self.leases, self.shipper = executor, leases, shipper
         self.workdir, self.retry = workdir, retry
 
     def handle(self, job_id: str) -> None:
@@ -63,24 +64,28 @@ class JobRunner:
     def _attempt(self, job: Job, lease: Lease) -> Outcome | TryAgain:
         """The failure boundary: whatever the attempt raises becomes an outcome or a retry
         here, and nowhere else."""
-        workdir = None
+        workdir = shipment = None
         try:
             workdir = Workdir.for_thread(self.workdir)
             fn = self.catalog.revision(job.function, job.revision)
             running = self.executor.start(Attempt(job=job, function=fn, workdir=workdir))
+            shipment = self.shipper.watch(job.id, job.attempts, workdir.stdout, workdir.stderr)
             lease.on_lost = lambda: running.kill(Reason.CANCELLED)
             if lease.lost:
                 running.kill(Reason.CANCELLED)
-            return retry_of_function(job, fn.retry, running.wait())
+            verdict = retry_of_function(job, fn.retry, running.wait())
         except Exception as exc:
             verdict = decide(job, exc, self.retry)
             if isinstance(verdict, TryAgain):
-                return dataclasses.replace(verdict,
-                                           ended=self._with_logs(verdict.ended, job, workdir))
-            return self._with_logs(verdict, job, workdir)
+                verdict = dataclasses.replace(
+                    verdict, ended=self._with_logs(verdict.ended, job, workdir))
+            else:
+                verdict = self._with_logs(verdict, job, workdir)
         finally:
+            shipped = shipment is not None and self.shipper.unwatch(shipment)
             if workdir is not None:
                 workdir.clear_quietly()
+        return _with_live_log(verdict) if shipped else verdict
 
     def _with_logs(self, outcome: Outcome, job: Job, workdir: Workdir | None) -> Outcome:
         """The failed attempt's log: what the function printed, if it ran here, then the
@@ -143,3 +148,10 @@ class JobRunner:
             metrics.MESSAGES_DROPPED.labels("claimed-elsewhere").inc()
         return claimed
 
+
+def _with_live_log(verdict: Outcome | TryAgain) -> Outcome | TryAgain:
+    """The verdict, recorded with the deletion of the attempt's shipped chunks."""
+    if isinstance(verdict, TryAgain):
+        return dataclasses.replace(verdict, ended=dataclasses.replace(verdict.ended,
+                                                                      live_log=True))
+    return dataclasses.replace(verdict, live_log=True)

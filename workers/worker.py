@@ -1,5 +1,6 @@
 """A worker process (`sluice worker`): its job context, executor and runner, the Dramatiq
-worker threads, leases, the sweeper, and the discovery of new functions' queues."""
+worker threads, leases, the log shipper, the sweeper, and the discovery of new functions'
+queues."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from workers.executors.process import ProcessExecutor
 from workers.executors.sandbox import Sandbox
 from workers.leases import Leases, new_owner
 from workers.running import JobRunner
+from workers.shipping import LogShipper
 from workers.staging import LocalStaging
 from workers.sweeper import Sweeper
 from workers.workdir import remove_stale_workdirs
@@ -76,10 +78,11 @@ class Worker:
         except BaseException:
             self.context.close()
             raise
+        self.shipper = LogShipper(self.context.store)
         self.runner = JobRunner(
             store=self.context.store, blobs=self.context.blobs, catalog=self.context.catalog,
             finisher=self.context.finisher, executor=executor, leases=self.leases,
-            workdir=settings.worker.work_dir, retry=settings.worker.retry)
+            shipper=self.shipper, workdir=settings.worker.work_dir, retry=settings.worker.retry)
         self.sweeper = Sweeper(self.context.store, self.context.publisher, settings.worker)
         self.janitor = Janitor(self.context.store, self.context.objects, self.context.catalog,
                                default_retention=settings.worker.retention_seconds,
@@ -97,6 +100,7 @@ class Worker:
         self.context.prepare()
         remove_stale_workdirs(self.runner.workdir)
         self.leases.start()
+        self.shipper.start()
         self.worker.start()
         self.discover_queues()
         if not self.functions:
@@ -122,5 +126,6 @@ class Worker:
         self.janitor.stop()
         self.worker.stop(timeout=int(self.settings.worker.shutdown_seconds * 1000))
         self.runner.executor.close()
+        self.shipper.stop()
         self.leases.stop()
         self.context.close()
