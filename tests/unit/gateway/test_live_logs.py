@@ -9,8 +9,9 @@ import json
 
 from core.jobs import Job, JobStatus, Trigger
 from gateway.following import Piece, Position
-from gateway.log_stream import _Text
+from gateway.log_stream import Frames
 from tests.fixtures.signals import wait_status
+from tests.fixtures.sse import printed, read_events
 
 EVENTS = {"Accept": "text/event-stream"}
 
@@ -21,33 +22,6 @@ async def started(api, name: str, **spec) -> str:
                                  headers={"Prefer": "respond-async"})
     assert response.status == 201, await response.text()
     return (await response.json())["id"]
-
-
-async def read_events(response, until_kind: str | None = None) -> list[dict]:
-    """The events of an SSE answer, each `{event, data, id}`, to its end (or to the first
-    of kind `until_kind`)."""
-    found, event = [], {"data": []}
-    async for raw in response.content:
-        line = raw.decode().rstrip("\n")
-        if line.startswith(":"):
-            continue
-        if line:
-            name, _, value = line.partition(": ")
-            if name == "data":
-                event["data"].append(value)
-            else:
-                event[name] = value
-            continue
-        event["data"] = "\n".join(event["data"])
-        found.append(event)
-        if event.get("event") == until_kind:
-            break
-        event = {"data": [], "id": event.get("id")}
-    return found
-
-
-def printed(events: list[dict], stream: str) -> str:
-    return "".join(e["data"] for e in events if e["event"] == stream)
 
 
 async def test_a_retried_job_is_followed_into_its_next_attempt(local_api):
@@ -114,7 +88,7 @@ async def test_bad_follow_parameters_are_refused(local_api):
 
 
 def test_a_character_split_between_chunks_arrives_whole_and_line_breaks_start_lines():
-    text = _Text()
+    text = Frames()
     text.frame(Piece("attempt", 1, start=Position(1)))
     assert text.frame(Piece("stdout", 1, "caf\xc3".encode("latin-1"), 0)) == \
         b"event: stdout\nid: 1:3:0\ndata: caf\n\n"
