@@ -41,7 +41,7 @@ async def events(request: web.Request, job: Job, pieces: AsyncIterator[Piece]
         "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     await response.prepare(request)
     loop = asyncio.get_running_loop()
-    text = _Text()
+    text = Frames()
     written = loop.time()
     async with contextlib.aclosing(pieces):
         try:
@@ -80,7 +80,7 @@ async def chunked(request: web.Request, job: Job, pieces: AsyncIterator[Piece]
     return response
 
 
-class _Text:
+class Frames:
     """The bytes of each stream as text (a character split between two chunks waits for
     its end), and where the next event's id says the follower has got to."""
 

@@ -147,13 +147,13 @@ class RunningContainer:
             return self._wait(min(FOLLOW_AFTER, timeout))
         except requests.exceptions.ReadTimeout:
             pass
-        self._copy_output()
         remaining = timeout - (time.monotonic() - started)
-        try:
-            if remaining > 0:
+        if remaining > 0:
+            self._copy_output()
+            try:
                 return self._wait(remaining)
-        except requests.exceptions.ReadTimeout:
-            pass
+            except requests.exceptions.ReadTimeout:
+                pass
         self.kill(Reason.TIMEOUT)
         return self._wait(30)
 
