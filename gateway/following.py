@@ -73,11 +73,16 @@ class LogFollower:
         attempt, sent = start.attempt, {s: getattr(start, s) for s in streams}
         yield Piece("attempt", attempt, start=start)
         while True:
-            async for piece in self._attempt(job, attempt, sent):
-                if piece.kind == "end":
-                    job = piece.job
-                else:
-                    yield piece
+            try:
+                async for piece in self._attempt(job, attempt, sent):
+                    if piece.kind == "end":
+                        job = piece.job
+                    else:
+                        yield piece
+            except NotFound:
+                yield Piece("notice", attempt, text="sluice: the job was deleted\n")
+                yield Piece("end", attempt, job=job)
+                return
             if self.waiters.releasing or job.status.terminal and job.attempts <= attempt:
                 yield Piece("end", attempt, job=job)
                 return
@@ -92,12 +97,7 @@ class LogFollower:
         cancelled_since = None
         while True:
             asked = {s: n for s, n in sent.items() if s not in shipped_no_further}
-            try:
-                job, chunks = await self.run(self.store.live_log, job.id, attempt, asked)
-            except NotFound:
-                yield Piece("notice", attempt, text="sluice: the job was deleted\n")
-                yield Piece("end", attempt, job=job)
-                return
+            job, chunks = await self.run(self.store.live_log, job.id, attempt, asked)
             for chunk in chunks:
                 if not chunk.data:
                     shipped_no_further.add(chunk.stream)

@@ -50,6 +50,18 @@ async def test_a_cancelled_job_is_followed_to_its_end_with_what_it_printed(local
     assert printed(rest, "stdout") == ""
 
 
+async def test_a_job_deleted_while_it_is_followed_ends_its_follow(local_api):
+    job_id = await started(local_api, "doomed", script="echo here; sleep 30")
+    response = await local_api.request("GET", f"/v1/jobs/{job_id}/logs?follow=1",
+                                       headers=EVENTS)
+    await read_events(response, until_kind="stdout")
+    deleted = await local_api.request("DELETE", f"/system/logs/doomed/{job_id}")
+    assert deleted.status == 204, await deleted.text()
+    events = await asyncio.wait_for(read_events(response), 20)
+    assert [e["event"] for e in events][-2:] == ["notice", "end"]
+    assert events[-2]["data"] == "sluice: the job was deleted\n"
+
+
 async def test_a_follower_goes_on_from_the_id_of_the_last_event_it_had(local_api):
     job_id = await started(local_api, "counter", script="printf 'one\\ntwo\\n'; echo err >&2")
     await wait_status(local_api, job_id, "succeeded")
