@@ -47,6 +47,8 @@ async def events(request: web.Request, job: Job, pieces: AsyncIterator[Piece]
         try:
             async for piece in pieces:
                 if piece.kind == "idle":
+                    if _gone(request):
+                        return response
                     if loop.time() - written < KEEP_ALIVE_SECONDS:
                         continue
                     frame = b": keep-alive\n\n"
@@ -72,12 +74,19 @@ async def chunked(request: web.Request, job: Job, pieces: AsyncIterator[Piece]
     async with contextlib.aclosing(pieces):
         try:
             async for piece in pieces:
+                if piece.kind == "idle" and _gone(request):
+                    return response
                 if piece.kind in ("stdout", "stderr") and piece.data:
                     await response.write(piece.data)
         except ConnectionResetError:
             return response
     await response.write_eof()
     return response
+
+
+def _gone(request: web.Request) -> bool:
+    """Whether the client has hung up: its follow stops (a handler is not cancelled)."""
+    return request.transport is None or request.transport.is_closing()
 
 
 class Frames:

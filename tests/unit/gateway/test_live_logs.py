@@ -7,11 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 
+import aiohttp
+
 from core.jobs import Job, JobStatus, Trigger
+from gateway import serving
+from gateway.app import create_app
 from gateway.following import Piece, Position
 from gateway.log_stream import Frames
-from tests.fixtures.signals import wait_status
+from tests.fixtures.signals import counter, until, wait_status
 from tests.fixtures.sse import printed, read_events
+from tests.fixtures.stack import Api
 
 EVENTS = {"Accept": "text/event-stream"}
 
@@ -84,6 +89,31 @@ async def test_a_stopping_gateway_ends_its_open_follows(local_api):
     assert json.loads(events[-1]["data"])["status"] == "running"
     assert await asyncio.wait_for(plain.read(), 10) == b"awake\n"
     await local_api.request("POST", f"/v1/jobs/{job_id}/cancel")
+
+
+async def test_a_follow_whose_client_hung_up_stops(local_settings, local_bus, memory_objects,
+                                                  unused_tcp_port_factory):
+    """Served as `sluice gateway` serves, whose handlers go on when a client hangs up. No
+    worker consumes here: the job stays queued, and only the hang-up ends the follow."""
+    broker, events = local_bus
+    port = unused_tcp_port_factory()
+    runner = await serving.start(create_app(local_settings, broker=broker, events=events,
+                                            object_store=memory_objects), "127.0.0.1", port)
+    ended = {"route": "/v1/jobs/{id}/logs", "method": "GET", "status": "200"}
+    before = counter("sluice_http_requests", **ended)
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            api = Api(http)
+            job_id = await started(api, "queued", command=["true"])
+            for headers in ({}, EVENTS):
+                response = await api.request("GET", f"/v1/jobs/{job_id}/logs?follow=1",
+                                             headers=headers)
+                assert response.status == 200
+                response.close()
+            await until(lambda: counter("sluice_http_requests", **ended) == before + 2,
+                        timeout=10, what="both follows ending")
+    finally:
+        await runner.cleanup()
 
 
 async def test_bad_follow_parameters_are_refused(local_api):
