@@ -193,6 +193,9 @@ class Outcome:
     stdout_ref: str | None = None
     stderr_ref: str | None = None
     inline_blobs: dict[str, bytes] = dataclasses.field(default_factory=dict, repr=False)
+    live_log: bool = False
+    """The attempt's output was shipped while it ran, for those who follow it: the chunks
+    are deleted in the transaction that records this."""
 
     @property
     def status(self) -> JobStatus:

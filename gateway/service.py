@@ -22,6 +22,7 @@ from core.jobs import AttemptRecord, Job, OutputObject, Trigger
 from core.keys import check_key
 from core.objects import ObjectInfo
 from gateway.auth import Caller
+from gateway.following import STREAMS, LogFollower, Piece, Position
 from gateway.waiting import Waiters
 from jobs.context import JobContext
 from jobs.purging import purge
@@ -54,6 +55,8 @@ class Service:
         self.context, self.pool, self.waiters = context, pool, waiters
         self.settings = context.settings
         self.store, self.objects, self.catalog = context.store, context.objects, context.catalog
+        self.follower = LogFollower(self.store, context.blobs, waiters, self._run,
+                                    stopping_grace=self.settings.worker.lease_seconds)
 
     async def _run(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(
@@ -245,6 +248,17 @@ class Service:
         refs = {"stdout": [ran.stdout_ref], "stderr": [ran.stderr_ref],
                 "all": [ran.stdout_ref, ran.stderr_ref]}[stream]
         return await self._blobs(refs)
+
+    async def follow_logs(self, caller: Caller, job_id: str, stream: str,
+                          attempt: int | None = None, since: Position | None = None
+                          ) -> tuple[Job, AsyncIterator[Piece]]:
+        """The job, and its log as it is printed (`gateway.following`): of its current
+        attempt and those after it, or from `attempt`, or from where a follower got to."""
+        job = await self._authorized_job(caller, job_id)
+        start = since or Position(attempt or max(job.attempts, 1))
+        if job.status.terminal and start.attempt > max(job.attempts, 1):
+            raise NotFound(f"job {job.id} has no attempt {start.attempt}")
+        return job, self.follower.pieces(job, STREAMS[stream], start)
 
     async def attempts(self, caller: Caller, job_id: str) -> tuple[Job, list[AttemptRecord]]:
         """The job and its attempts that ended, the first first."""

@@ -28,6 +28,11 @@ class Waiters:
     def close(self) -> None:
         self._subscription.close()
 
+    @property
+    def releasing(self) -> bool:
+        """The gateway is stopping: whoever waits is to answer now."""
+        return self._releasing
+
     def release_all(self) -> None:
         """The gateway is stopping: every waiter returns its job as it is now, so that its
         caller learns the job's id and where to follow it instead of losing the answer."""
@@ -51,10 +56,7 @@ class Waiters:
         job_id = job.id
         metrics.OPEN_WAITERS.inc()
         try:
-            if job.function not in self._followed:
-                await self.loop.run_in_executor(self.pool, self._subscription.follow,
-                                                job.function)
-                self._followed.add(job.function)
+            await self._follow(job.function)
             while True:
                 future = self.loop.create_future()
                 self._futures.setdefault(job_id, set()).add(future)
@@ -72,6 +74,25 @@ class Waiters:
                     self._forget(job_id, future)
         finally:
             metrics.OPEN_WAITERS.dec()
+
+    async def pause(self, job: Job, seconds: float) -> None:
+        """Sleep `seconds`, less when the job's end is announced or the gateway stops."""
+        if self._releasing:
+            return
+        await self._follow(job.function)
+        future = self.loop.create_future()
+        self._futures.setdefault(job.id, set()).add(future)
+        try:
+            await asyncio.wait_for(future, seconds)
+        except TimeoutError:
+            pass
+        finally:
+            self._forget(job.id, future)
+
+    async def _follow(self, function: str) -> None:
+        if function not in self._followed:
+            await self.loop.run_in_executor(self.pool, self._subscription.follow, function)
+            self._followed.add(function)
 
     def _forget(self, job_id: str, future: asyncio.Future) -> None:
         waiting = self._futures.get(job_id)

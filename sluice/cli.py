@@ -138,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--stream", choices=("all", "stdout", "stderr"), default="all")
     p.add_argument("--attempt", type=int, help="that attempt's log (default: the last's)")
+    p.add_argument("--follow", "-f", action="store_true",
+                   help="print it as it is printed, attempt after attempt, until the job "
+                        "ends; exit 0 if it succeeded")
     p = command("cancel", _with_client(jobs_cli.cancel),
                 "cancel a queued or running job, or a function's queue")
     which = p.add_mutually_exclusive_group(required=True)
@@ -343,7 +346,9 @@ def _callback_line(callback: dict) -> str:
                    else "")
 
 
-def logs(args) -> None:
+def logs(args) -> int | None:
+    if args.follow:
+        return jobs_cli.follow_logs(args, _client(args))
     query = {"stream": args.stream}
     if args.attempt is not None:
         query["attempt"] = str(args.attempt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -10,7 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,15 @@ class ConnectionLost(ClientError):
 # Invocations whose connection drops are sent again, with the same idempotency key, for
 # about this long: the gateway answers with the job the first one made, and waits for it.
 REFIND_SECONDS = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One Server-Sent Event; `id` is the last one given, as a client sends it back."""
+
+    kind: str
+    data: str
+    id: str | None
 
 
 class Response:
@@ -87,20 +97,49 @@ class Client:
 
     def stream_lines(self, method: str, path: str):
         """The lines of a streamed answer, as they arrive."""
-        request = urllib.request.Request(self.url + path, method=method, data=b"")
+        for line in self._lines(urllib.request.Request(self.url + path, method=method,
+                                                       data=b"")):
+            if line.strip():
+                yield line
+
+    def events(self, path: str, *, query: dict | None = None, last_event_id: str | None = None
+               ) -> Iterator[Event]:
+        """The Server-Sent Events of a GET, as they arrive."""
+        url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        kind, data, event_id = "message", [], last_event_id
+        for raw in self._lines(urllib.request.Request(url, headers=headers)):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not line:
+                if data:
+                    yield Event(kind, "\n".join(data), event_id)
+                kind, data = "message", []
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                kind = value
+            elif name == "data":
+                data.append(value)
+            elif name == "id":
+                event_id = value
+
+    def _lines(self, request: urllib.request.Request) -> Iterator[bytes]:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                for line in answer:
-                    if line.strip():
-                        yield line
+                yield from answer
         except urllib.error.HTTPError as error:
             raise ClientError(_problem_text(Response(error.code, error.headers,
                                                      error.read()))) from None
         except urllib.error.URLError as error:
             raise Unreachable(f"cannot reach Sluice at {self.url} ({error.reason}); is it "
                               f"running (make up)?") from None
+        except (http.client.HTTPException, ConnectionError, TimeoutError) as error:
+            raise ConnectionLost(f"the connection to {self.url} dropped ({error!r})") from None
 
     def invoke(self, function: str, body: bytes, headers: dict[str, str], *,
                ok: tuple[int, ...], key: str | None = None,

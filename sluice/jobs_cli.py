@@ -1,13 +1,15 @@
-"""`sluice cancel`, `rm-job` and `retry`: controlling jobs once they were accepted."""
+"""`sluice cancel`, `rm-job` and `retry`: controlling jobs once they were accepted; and
+`sluice logs -f`, following one as it runs."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 from core import quantities
 from core.times import parse_rfc3339
-from sluice.client import Client, ClientError
+from sluice.client import REFIND_SECONDS, Client, ClientError, ConnectionLost, Unreachable
 
 
 def cancel(args, client: Client) -> None:
@@ -59,3 +61,40 @@ def _failed(client: Client, function: str, since: str | None) -> list[str]:
         cursor = page.get("next_cursor")
         if not cursor:
             return found
+
+
+def follow_logs(args, client: Client) -> int:
+    """Print what the job prints as it runs (stdout to stdout, stderr and Sluice's notes to
+    stderr) until it ends; 0 if it succeeded. A dropped connection, or a gateway that stops,
+    is followed again from the last event, on whichever gateway answers, for up to
+    `REFIND_SECONDS`."""
+    query = {"follow": "1", "stream": args.stream}
+    if args.attempt is not None:
+        query["attempt"] = str(args.attempt)
+    since, attempt, lost_at = None, None, None
+    while True:
+        try:
+            for event in client.events(f"/v1/jobs/{args.id}/logs", query=query,
+                                       last_event_id=since):
+                since, lost_at = event.id, None
+                if event.kind in ("stdout", "stderr"):
+                    out = sys.stdout if event.kind == "stdout" else sys.stderr
+                    out.write(event.data)
+                    out.flush()
+                elif event.kind == "attempt":
+                    if attempt not in (None, event.data):
+                        print(f"sluice: attempt {event.data}", file=sys.stderr, flush=True)
+                    attempt = event.data
+                elif event.kind == "notice":
+                    sys.stderr.write(event.data)
+                elif event.kind == "end":
+                    status = json.loads(event.data)["status"]
+                    if status not in ("queued", "running"):
+                        return 0 if status == "succeeded" else 1
+        except (ConnectionLost, Unreachable) as error:
+            lost_at = lost_at or time.monotonic()
+            if time.monotonic() - lost_at > REFIND_SECONDS:
+                raise
+            if since is None and isinstance(error, Unreachable):
+                raise
+        time.sleep(1.0)

@@ -1,6 +1,6 @@
 """Runs one job message: decide whether to run it, run the attempt through the executor
-inside the one failure boundary (`workers.failures`), and record the outcome once, while the
-job's lease is still held."""
+inside the one failure boundary (`workers.failures`), its output shipped as it runs
+(`workers.shipping`), and record the outcome once, while the job's lease is still held."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from workers.executors.base import Attempt, Executor
 from workers.failures import (TryAgain, decide, interrupted, past_the_last, retry_of_function,
                              unexpected)
 from workers.leases import Lease, Leases
+from workers.shipping import LogShipper
 from workers.staging import captured, keep_logs
 from workers.workdir import Workdir
 
@@ -32,10 +33,10 @@ log = logging.getLogger(__name__)
 
 class JobRunner:
     def __init__(self, *, store: JobStore, blobs: Blobs, catalog: FunctionCatalog,
-                 finisher: Finisher, executor: Executor, leases: Leases, workdir: Path,
-                 retry: RetrySettings):
+                 finisher: Finisher, executor: Executor, leases: Leases, shipper: LogShipper,
+                 workdir: Path, retry: RetrySettings):
         self.store, self.blobs, self.catalog, self.finisher = store, blobs, catalog, finisher
-        self.executor, self.leases = executor, leases
+        self.executor, self.leases, self.shipper = executor, leases, shipper
         self.workdir, self.retry = workdir, retry
         self.concurrency = ConcurrencyLimits(store, catalog)
 
@@ -67,29 +68,32 @@ class JobRunner:
     def _attempt(self, job: Job, lease: Lease) -> Outcome | TryAgain:
         """The failure boundary: whatever the attempt raises becomes an outcome or a retry
         here, and nowhere else."""
-        workdir = None
+        workdir = shipment = None
         try:
             workdir = Workdir.for_thread(self.workdir)
             fn = self.catalog.revision(job.function, job.revision)
             if lease.interrupted:
                 return interrupted(job, Outcome(reason=Reason.INTERRUPTED))
             running = self.executor.start(Attempt(job=job, function=fn, workdir=workdir))
+            shipment = self.shipper.watch(job.id, job.attempts, workdir.stdout, workdir.stderr)
             lease.stop = running.kill
             if lease.lost or lease.interrupted:
                 running.kill(Reason.INTERRUPTED if lease.interrupted else Reason.CANCELLED)
             outcome = running.wait()
-            if lease.interrupted and not lease.lost:
-                return interrupted(job, outcome)
-            return retry_of_function(job, fn.retry, outcome)
+            verdict = interrupted(job, outcome) if lease.interrupted and not lease.lost \
+                else retry_of_function(job, fn.retry, outcome)
         except Exception as exc:
             verdict = decide(job, exc, self.retry)
             if isinstance(verdict, TryAgain):
-                return dataclasses.replace(verdict,
-                                           ended=self._with_logs(verdict.ended, job, workdir))
-            return self._with_logs(verdict, job, workdir)
+                verdict = dataclasses.replace(
+                    verdict, ended=self._with_logs(verdict.ended, job, workdir))
+            else:
+                verdict = self._with_logs(verdict, job, workdir)
         finally:
+            shipped = shipment is not None and self.shipper.unwatch(shipment)
             if workdir is not None:
                 workdir.clear_quietly()
+        return _with_live_log(verdict) if shipped else verdict
 
     def _with_logs(self, outcome: Outcome, job: Job, workdir: Workdir | None) -> Outcome:
         """The failed attempt's log: what the function printed, if it ran here, then the
@@ -156,3 +160,10 @@ class JobRunner:
             metrics.MESSAGES_DROPPED.labels("claimed-elsewhere").inc()
         return claimed
 
+
+def _with_live_log(verdict: Outcome | TryAgain) -> Outcome | TryAgain:
+    """The verdict, recorded with the deletion of the attempt's shipped chunks."""
+    if isinstance(verdict, TryAgain):
+        return dataclasses.replace(verdict, ended=dataclasses.replace(verdict.ended,
+                                                                      live_log=True))
+    return dataclasses.replace(verdict, live_log=True)

@@ -59,14 +59,19 @@ class LocalStaging:
                                    peak_memory=execution.peak_memory, outputs=outputs)
 
 
-def captured(path: Path, limit: int | None = None) -> bytes:
-    """What a function printed to `path` (at most `limit` bytes): nothing, if the function
-    removed the file, which lies in its own directory."""
+def captured(path: Path, limit: int | None = None, offset: int = 0) -> bytes:
+    """What a function printed to `path` (at most `limit` bytes from `offset`). The file
+    lies in the function's own directory: nothing if the function removed it or put
+    something other than a regular file there (a link to one of the worker's files, say)."""
     try:
-        with open(path, "rb") as file:
-            return file.read(limit if limit is not None else -1)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return b""
+    with open(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        file.seek(offset)
+        return file.read(limit if limit is not None else -1)
 
 
 def keep_logs(blobs: Blobs, job: Job, stdout: bytes, stderr: bytes, error: str | None,

@@ -1,6 +1,6 @@
 """A worker process (`sluice worker`): its job context, executor and runner, the Dramatiq
-worker threads, leases, the sweeper, the janitor, the callback sender, and the discovery
-of new functions' queues."""
+worker threads, leases, the log shipper, the sweeper, the janitor, the callback sender,
+and the discovery of new functions' queues."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from workers.executors.sandbox import Sandbox
 from workers.leases import Leases, new_owner
 from workers.reaper import Reaper
 from workers.running import JobRunner
+from workers.shipping import LogShipper
 from workers.staging import LocalStaging
 from workers.sweeper import Sweeper
 from workers.workdir import remove_stale_workdirs
@@ -84,10 +85,11 @@ class Worker:
             self.reaper.close()
             self.context.close()
             raise
+        self.shipper = LogShipper(self.context.store)
         self.runner = JobRunner(
             store=self.context.store, blobs=self.context.blobs, catalog=self.context.catalog,
             finisher=self.context.finisher, executor=executor, leases=self.leases,
-            workdir=settings.worker.work_dir, retry=settings.worker.retry)
+            shipper=self.shipper, workdir=settings.worker.work_dir, retry=settings.worker.retry)
         self.sweeper = Sweeper(self.context.store, self.context.publisher, settings.worker)
         self.janitor = Janitor(self.context.store, self.context.objects, self.context.catalog,
                                default_retention=settings.worker.retention_seconds,
@@ -107,6 +109,7 @@ class Worker:
         self.context.prepare()
         remove_stale_workdirs(self.runner.workdir)
         self.leases.start()
+        self.shipper.start()
         self.worker.start()
         self.discover_queues()
         if not self.functions:
@@ -147,5 +150,6 @@ class Worker:
         self.runner.executor.close()
         self.reaper.close()
         self.callbacks.stop()
+        self.shipper.stop()
         self.leases.stop()
         self.context.close()

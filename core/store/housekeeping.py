@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from core.jobs import BLOB_KINDS, Job, JobStatus, blob_key
-from core.store import attempts
+from core.store import attempts, logchunks
 from core.store.database import Database
 from core.store.jobrows import ACTIVE, job_from_row
 from core.store.schema import blobs, jobs
@@ -53,6 +53,7 @@ class Housekeeping:
                 c.execute(blobs.delete().where(blobs.c.key.in_(logs + [
                     blob_key(kind, job_id) for job_id in gone for kind in BLOB_KINDS])))
                 attempts.delete(c, gone)
+                logchunks.delete_jobs(c, gone)
             return len(gone)
         return self.db.write(delete)
 

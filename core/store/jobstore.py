@@ -17,12 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
 from core.jobs import AttemptRecord, Job, JobStatus, Outcome, Reason
-from core.store import attempts
+from core.store import attempts, logchunks
 from core.store.callbackrows import CALLBACK_ON_CANCEL, CallbackRows, callback_due
 from core.store.database import Database
 from core.store.functionrows import FunctionRows
 from core.store.housekeeping import Housekeeping
 from core.store.jobrows import ACTIVE, TO_COLUMN, job_from_row, job_values
+from core.store.logchunks import LogChunk
 from core.store.schema import blobs, jobs, storable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -203,6 +204,7 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows):
             row = c.execute(_TAKE_OVER, params | {"w_owner": take_over_from}).first()
             if row is not None:
                 attempts.insert(c, self._dialect, attempts.died(job_from_row(dead), now))
+                logchunks.delete_attempt(c, job_id, dead.attempts)
             return row
         row = self.db.write(take_over)
         return job_from_row(row) if row is not None else None
@@ -242,7 +244,7 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows):
         params |= {"v_error": storable(outcome.error), "v_finished_at": now,
                    **callback_due(job, outcome.status, now), **_owned(job, owner)}
         return self._returning(_FINISH, params, outcome.inline_blobs,
-                               attempts.ended(job, owner, now, outcome))
+                               attempts.ended(job, owner, now, outcome), outcome.live_log)
 
     def release(self, job: Job, owner: str, ended: Outcome, *, due_at: float,
                 retried: bool = False) -> Job | None:
@@ -253,7 +255,7 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows):
         params = {"v_error": storable(ended.error), "v_published_at": due_at,
                   "v_retried": int(retried), **_owned(job, owner)}
         return self._returning(_RELEASE, params, ended.inline_blobs,
-                               attempts.ended(job, owner, time.time(), ended))
+                               attempts.ended(job, owner, time.time(), ended), ended.live_log)
 
     def list_attempts(self, job_id: str) -> list[AttemptRecord]:
         """The job's attempts that ended, the first first."""
@@ -272,7 +274,7 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows):
                   "v_stdout_ref": outcome.stdout_ref, "v_stderr_ref": outcome.stderr_ref}
         ended = dataclasses.replace(outcome, reason=Reason.CANCELLED)
         return self._returning(_CANCELLED_LOGS, params, outcome.inline_blobs,
-                               attempts.ended(job, owner, now, ended))
+                               attempts.ended(job, owner, now, ended), outcome.live_log)
 
     def redrive(self, job_id: str, revision: int, now: float) -> Job | None:
         """failed|cancelled -> queued, on `revision`; None when the job was not so."""
@@ -285,17 +287,38 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows):
         return [job_from_row(row) for row in rows]
 
     def _returning(self, statement, params: dict, inline_blobs: dict[str, bytes] | None = None,
-                   attempt: dict | None = None) -> Job | None:
-        """One change of a job, with the blobs and the attempt it records, if it applied."""
+                   attempt: dict | None = None, live_log: bool = False) -> Job | None:
+        """One change of a job, with the blobs and the attempt it records, if it applied,
+        and without that attempt's `live_log` chunks."""
         def update(c):
             row = c.execute(statement, params).first()
             if row is not None:
                 self._write_blobs(c, inline_blobs)
                 if attempt is not None:
                     attempts.insert(c, self._dialect, attempt)
+                    if live_log:
+                        logchunks.delete_attempt(c, attempt["job_id"], attempt["number"])
             return row
         row = self.db.write(update)
         return job_from_row(row) if row is not None else None
+
+    # -- live logs ------------------------------------------------------------------------
+
+    def append_log_chunks(self, rows: list[dict]) -> None:
+        """Chunks of running attempts' output (`logchunks`), in one transaction."""
+        if rows:
+            self.db.write(lambda c: logchunks.append(c, self._dialect, rows))
+
+    def live_log(self, job_id: str, attempt: int, offsets: dict[str, int]
+                 ) -> tuple[Job, list[LogChunk]]:
+        """The job, and what its attempt `attempt` has shipped past `offsets`, read at once."""
+        def read(c):
+            return c.execute(_GET, {"w_id": job_id}).first(), \
+                logchunks.past(c, job_id, attempt, offsets)
+        row, chunks = self.db.read(read)
+        if row is None:
+            raise NotFound(f"job {job_id!r} does not exist")
+        return job_from_row(row), chunks
 
     # -- blobs ----------------------------------------------------------------------------
 

@@ -92,6 +92,18 @@ attempts = sa.Table(
     sa.Column("stderr_ref", sa.String(1100)),
 )
 
+# What a running attempt has printed so far, shipped by its worker about once a second so
+# that any gateway can follow it; deleted when the attempt's log is kept (`logchunks`).
+# A chunk with no data marks where a stream stops being shipped (it reached its limit).
+log_chunks = sa.Table(
+    "log_chunks", metadata,
+    sa.Column("job_id", sa.String(26), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("stream", sa.String(6), primary_key=True),
+    sa.Column("position", sa.BigInteger, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
 blobs = sa.Table(
     "blobs", metadata,
     sa.Column("key", sa.String(255), primary_key=True),

@@ -9,8 +9,9 @@ from aiohttp import web
 from core import callbacks
 from core.functions import Function
 from core.jobs import Job, JobStatus
-from gateway import responses
+from gateway import log_stream, responses
 from gateway.auth import caller
+from gateway.following import Position
 from gateway.keys import SERVICE, SETTINGS
 from gateway.openapi.operations import (JSON, answer, bytes_body, described,
                                         document_body, header, json_answer, query)
@@ -216,17 +217,35 @@ def _job(job: Job) -> web.Response:
 
 
 @routes.get("/v1/jobs/{id}/logs")
-@described("What a job's function printed", tag="jobs", problems=(400, 404), parameters=(
-    query("stream", {"enum": ["all", "stdout", "stderr"], "default": "all"}, "Which."),
-    query("attempt", {"type": "integer", "minimum": 1},
-          "That attempt's log (default: the last attempt's).")),
-           answers={200: answer("The log", {"text/plain": STRING})})
-async def job_logs(request: web.Request) -> web.Response:
+@described("What a job's function printed, or prints as it runs", tag="jobs",
+           problems=(400, 404), parameters=(
+               query("stream", {"enum": ["all", "stdout", "stderr"], "default": "all"},
+                     "Which."),
+               query("attempt", {"type": "integer", "minimum": 1},
+                     "That attempt's log (default: the last attempt's)."),
+               query("follow", {"enum": ["0", "1", "true", "false"], "default": "0"},
+                     "Send what the job prints as it runs, attempt after attempt, and end "
+                     "when it ends: Server-Sent Events when asked for (Accept: "
+                     "text/event-stream), else the bytes as they come."),
+               header("Last-Event-ID", {"type": "string",
+                                        "pattern": "^[0-9]{1,9}:[0-9]{1,15}:[0-9]{1,15}$"},
+                      "With follow: go on from this event's id.")),
+           answers={200: answer("The log", {"text/plain": STRING,
+                                            "text/event-stream": STRING})})
+async def job_logs(request: web.Request) -> web.StreamResponse:
     stream = query_choice(request, "stream", ("all", "stdout", "stderr"), default="all")
     attempt = query_number(request, "attempt", None, minimum=1, integer=True)
-    data = await request.app[SERVICE].logs(caller(request), request.match_info["id"], stream,
-                                           attempt)
-    return web.Response(body=data, content_type="text/plain", charset="utf-8")
+    follow = query_choice(request, "follow", ("0", "1", "true", "false"), default="0")
+    service, job_id = request.app[SERVICE], request.match_info["id"]
+    if follow in ("0", "false"):
+        data = await service.logs(caller(request), job_id, stream, attempt)
+        return web.Response(body=data, content_type="text/plain", charset="utf-8")
+    since = request.headers.get("Last-Event-ID")
+    job, pieces = await service.follow_logs(caller(request), job_id, stream, attempt,
+                                            Position.parse(since) if since else None)
+    if log_stream.wants_events(request):
+        return await log_stream.events(request, job, pieces)
+    return await log_stream.chunked(request, job, pieces)
 
 
 @routes.get("/v1/jobs/{id}/attempts")

@@ -12,9 +12,10 @@ import pytest
 from bench.podman import busybox_rootfs
 from core.errors import CannotRun
 from core.jobs import Reason
+from tests.fixtures.signals import eventually
 from tests.fixtures.stack import start_worker
 from workers.executors.container import MANAGED, WORKER, ContainerExecutor
-from workers.staging import LocalStaging
+from workers.staging import LocalStaging, captured
 
 
 @pytest.fixture
@@ -42,6 +43,23 @@ def test_a_function_reads_its_input_and_writes_outputs(run, attempts):
     assert attempts.output(outcome, "out.txt") == b"FROM THE HOST\n"
     assert attempts.log(outcome, "stdout").startswith(b"job ")
     assert attempts.log(outcome, "stderr") == b"note\n"
+
+
+def test_what_a_long_running_container_prints_is_copied_out_as_it_comes(podman, executor,
+                                                                         attempts):
+    """For the log shipper, which reads the scratch directory while the attempt runs."""
+    attempt = attempts.make({"image": podman.image, "script": "echo first; sleep 3; "
+                             "echo second; echo err >&2", "timeout": 30})
+    running = executor.start(attempt)
+    ended = []
+    waiter = threading.Thread(target=lambda: ended.append(running.wait()))
+    waiter.start()
+    eventually(lambda: captured(attempt.workdir.stdout) == b"first\n", timeout=15,
+               what="the first line in the scratch directory")
+    assert not ended, "the line was there before the container ended"
+    waiter.join(30)
+    assert attempts.log(ended[0], "stdout") == b"first\nsecond\n"
+    assert attempts.log(ended[0], "stderr") == b"err\n"
 
 
 def test_a_failing_function_reports_its_exit_code(run):

@@ -102,7 +102,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
                                     "items": items})
         if url.path == f"/api/v1/namespaces/{NAMESPACE}/pods/{NAME}-x7k2p/log":
-            return self._send(200, f"log of {query['container'][0]}\n".encode(), "text/plain")
+            followed = "followed " if query.get("follow") == ["true"] else ""
+            return self._send(200, f"{followed}log of {query['container'][0]}\n".encode(),
+                              "text/plain")
         self._send(500, {"kind": "Status", "code": 500, "reason": "InternalError"})
 
 
@@ -167,6 +169,8 @@ def test_a_deleted_job_ends_the_watch(server):
 def test_logs_come_from_the_jobs_pod(server):
     server.pod_events = [{"type": "ADDED", "object": pod("Running", running={})}]
     assert KubernetesApi(NAMESPACE).pod_log(NAME, "function", 1024) == b"log of function\n"
+    followed = KubernetesApi(NAMESPACE).follow_log(NAME, "function")
+    assert b"".join(followed) == b"followed log of function\n"
 
 
 def test_deleting_is_idempotent(server):

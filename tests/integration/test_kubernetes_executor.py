@@ -16,7 +16,9 @@ from core.ids import new_id
 from core.jobs import Reason
 from core.settings import KubernetesSettings
 from tests.fixtures.kubelet import MISSING_IMAGE
+from tests.fixtures.signals import eventually
 from workers.executors.kubernetes import KubernetesExecutor
+from workers.staging import captured
 
 
 @pytest.fixture
@@ -37,6 +39,24 @@ def run(kubelet, attempts):
             threading.Timer(kill_after, running.kill, args=(Reason.CANCELLED,)).start()
         return running.wait(), running.name
     return run
+
+
+def test_what_the_function_prints_on_stderr_is_copied_out_as_it_runs(kubelet, attempts):
+    """For the log shipper; its stdout stays in the pod until the uploader keeps it."""
+    attempt = attempts.make({"image": "busybox:1.36", "script":
+                             "echo out; echo first >&2; sleep 3; echo second >&2"})
+    running = KubernetesExecutor(kubelet, attempts.objects, attempts.blobs,
+                                 cluster=KubernetesSettings(), pull_policy="if-not-present",
+                                 worker="test-worker").start(attempt)
+    ended = []
+    waiter = threading.Thread(target=lambda: ended.append(running.wait()))
+    waiter.start()
+    eventually(lambda: captured(attempt.workdir.stderr) == b"first\n", timeout=30,
+               what="the first line in the scratch directory")
+    assert not ended, "the line was there before the attempt ended"
+    waiter.join(60)
+    assert attempts.log(ended[0], "stderr") == b"first\nsecond\n"
+    assert attempts.log(ended[0], "stdout") == b"out\n"
 
 
 def test_a_job_stages_its_input_runs_and_uploads_its_outputs(run, attempts, objects,

@@ -46,5 +46,8 @@ class ClusterApi(Protocol):
 
     def pod_log(self, name: str, container: str, limit: int) -> bytes: ...
 
+    def follow_log(self, name: str, container: str) -> Iterator[bytes]:
+        """The container's log from its start, as it is written, until the container ends."""
+
     def delete_job(self, name: str) -> None:
         """Delete the Job and its pod, killing what still runs; no error if it is gone."""

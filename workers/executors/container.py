@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import docker
@@ -27,6 +28,9 @@ from workers.staging import LocalStaging
 from workers.workdir import Workdir
 
 log = logging.getLogger(__name__)
+# A container that runs longer has what it prints copied to the scratch directory as it
+# comes, for the log shipper; one that ends sooner has it read once, at its end.
+FOLLOW_AFTER = 1.0
 MOUNT = Path("/sluice")
 MANAGED = "sluice.managed"
 WAIT_INTERVAL = "10ms"
@@ -96,6 +100,7 @@ class RunningContainer:
         self.executor, self.attempt = executor, attempt
         self._killed: Reason | None = None
         self._lock = threading.Lock()
+        self._copiers: list[threading.Thread] = []
         fn, root = attempt.function, attempt.workdir.root
         with _engine_errors("create the container"):
             self.container = executor.client.containers.create(
@@ -134,15 +139,53 @@ class RunningContainer:
         response.raise_for_status()
         return int(response.text.strip())
 
+    def _exit_status(self) -> int:
+        """The container's exit status; killed once past the function's timeout. What it
+        prints after `FOLLOW_AFTER` is copied as it comes."""
+        timeout, started = self.attempt.function.timeout, time.monotonic()
+        try:
+            return self._wait(min(FOLLOW_AFTER, timeout))
+        except requests.exceptions.ReadTimeout:
+            pass
+        remaining = timeout - (time.monotonic() - started)
+        if remaining > 0:
+            self._copy_output()
+            try:
+                return self._wait(remaining)
+            except requests.exceptions.ReadTimeout:
+                pass
+        self.kill(Reason.TIMEOUT)
+        return self._wait(30)
+
+    def _copy_output(self) -> None:
+        dirs = self.attempt.workdir
+        for stream, path in (("stdout", dirs.stdout), ("stderr", dirs.stderr)):
+            copier = threading.Thread(target=self._copy, args=(stream, path), daemon=True,
+                                      name=f"sluice-container-{stream}")
+            copier.start()
+            self._copiers.append(copier)
+
+    def _copy(self, stream: str, path: Path) -> None:
+        """Append what the container prints on `stream` to `path` until it exits."""
+        try:
+            chunks = self.container.logs(stdout=stream == "stdout", stderr=stream == "stderr",
+                                         stream=True, follow=True)
+            with open(path, "wb") as file:
+                for chunk in chunks:
+                    file.write(chunk)
+                    file.flush()
+        except (DockerException, requests.exceptions.RequestException, OSError) as exc:
+            log.info("container %s: its %s is no longer copied as it comes (%s)",
+                     self.container.short_id, stream, exc)
+
     def wait(self) -> Outcome:
         dirs = self.attempt.workdir
         try:
             with _engine_errors("follow the container"):
-                try:
-                    status = self._wait(self.attempt.function.timeout)
-                except requests.exceptions.ReadTimeout:
-                    self.kill(Reason.TIMEOUT)
-                    status = self._wait(30)
+                status = self._exit_status()
+                for copier in self._copiers:
+                    copier.join(5)
+                # The engine's whole log, whatever the copies got: what is kept.
                 dirs.stdout.write_bytes(self.container.logs(stdout=True, stderr=False))
                 dirs.stderr.write_bytes(self.container.logs(stdout=False, stderr=True))
         finally:

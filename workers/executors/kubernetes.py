@@ -85,6 +85,7 @@ class RunningJob:
         self._killed: Reason | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
+        self._copier: threading.Thread | None = None
 
     def kill(self, reason: Reason, error: str | None = None) -> None:
         with self._lock:
@@ -101,6 +102,7 @@ class RunningJob:
         state = JobState()
         try:
             for state in api.watch_job(self.name, timeout=self.deadline + 30):
+                self._copy_function_log(state)
                 stuck = state.stuck()
                 if stuck is not None:
                     self.kill(Reason.ERROR, f"container {stuck.name}: {stuck.waiting}")
@@ -120,7 +122,32 @@ class RunningJob:
             state = JobState()
         return self._outcome(state)
 
+    def _copy_function_log(self, state: JobState) -> None:
+        """Once the function's container runs, copy its log (the function's stderr) to the
+        scratch directory as it comes, for the log shipper. Its stdout stays in the pod
+        until the uploader keeps it."""
+        function = state.container(FUNCTION_CONTAINER)
+        if self._copier is not None or function is None or function.waiting \
+                or function.terminated:
+            return
+        self._copier = threading.Thread(target=self._copy, daemon=True, name="sluice-pod-log")
+        self._copier.start()
+
+    def _copy(self) -> None:
+        try:
+            with open(self.attempt.workdir.stderr, "wb") as file:
+                for chunk in self.executor.api.follow_log(self.name, FUNCTION_CONTAINER):
+                    file.write(chunk)
+                    file.flush()
+        except (SluiceError, OSError) as exc:
+            log.info("Job %s: the function's log is no longer copied as it comes (%s)",
+                     self.name, exc)
+        except Exception:
+            log.exception("Job %s: copying the function's log failed", self.name)
+
     def _function_log(self) -> bytes:
+        if self._copier is not None:
+            self._copier.join(5)
         try:
             return self.executor.api.pod_log(self.name, FUNCTION_CONTAINER, LOG_LIMIT)
         except SluiceError as exc:

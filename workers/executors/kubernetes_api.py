@@ -96,6 +96,19 @@ class KubernetesApi:
                 limit_bytes=limit, _preload_content=False)
             return response.data
 
+    def follow_log(self, name: str, container: str) -> Iterator[bytes]:
+        with _errors("follow the pod's log"):
+            pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={name}")
+            if not pods.items:
+                return
+            response = self.core.read_namespaced_pod_log(
+                pods.items[0].metadata.name, self.namespace, container=container, follow=True,
+                _preload_content=False)
+            try:
+                yield from response.stream(64 * 1024)
+            finally:
+                response.release_conn()
+
     def delete_job(self, name: str) -> None:
         with _errors("delete the Job"):
             try:
