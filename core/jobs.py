@@ -91,7 +91,8 @@ class Job:
     retries: int = 0
     """How many times the function's own retry policy ran it again."""
     resumed_after: int = 0
-    """The attempts before it was last run again by hand (a redrive)."""
+    """The attempts the platform's count of its own leaves out: those before the job was
+    last run again by hand (a redrive), and those a stopping worker interrupted."""
     started_at: float | None = None
     finished_at: float | None = None
     exit_code: int | None = None

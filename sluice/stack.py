@@ -20,6 +20,7 @@ from pathlib import Path
 from core import config
 from core.errors import Invalid, Unavailable
 from core.settings import Settings
+from workers.worker import INTERRUPT_SECONDS
 from sluice.children import spawn
 from sluice.ports import in_use
 from sluice.servers import StopSignals, configure_logging
@@ -86,7 +87,8 @@ def up(args) -> int:
         _banner(url, data_dir, time.monotonic() - started, settings, in_process)
         return _supervise(gateway, workers, env)
     finally:
-        _stop([*workers, gateway] if gateway else workers)
+        _stop([*workers, gateway] if gateway else workers,
+              settings.worker.shutdown_seconds + INTERRUPT_SECONDS + 5)
         if seaweed:
             seaweed.stop()
         print("sluice: stopped", file=sys.stderr)
@@ -156,13 +158,15 @@ def _wait_healthy(url: str, children: list[subprocess.Popen], timeout: float = 6
     raise SystemExit(f"sluice: the gateway did not answer on {url} within {timeout:.0f} s")
 
 
-def _stop(children: list[subprocess.Popen]) -> None:
+def _stop(children: list[subprocess.Popen], patience: float) -> None:
+    """SIGTERM, then as long as a worker may take to stop (its running jobs finish or are
+    interrupted), then SIGKILL."""
     for child in reversed(children):
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     for child in reversed(children):
         try:
-            child.wait(30)
+            child.wait(patience)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()

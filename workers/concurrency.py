@@ -16,6 +16,7 @@ from core.catalog import FunctionCatalog
 from core.errors import NotFound
 from core.jobs import Job
 from core.store import JobStore
+from core.store.jobstore import Deferral
 
 FIRST_DELAY = 0.25
 MAX_DELAY = 10.0
@@ -40,18 +41,22 @@ class ConcurrencyLimits:
             return None
         return (name, limit) if limit else None
 
-    def claim(self, job_id: str, owner: str, now: float, limit: tuple[str, int]) -> Job | None:
-        """Claim the job within its function's limit; `dramatiq.Retry` when it is full."""
+    def claim(self, job_id: str, owner: str, now: float, limit: tuple[str, int]
+              ) -> tuple[Job | None, bool]:
+        """Claim the job within its function's limit, and whether its message is one too
+        many (another is due later); `dramatiq.Retry` when the function is full."""
         function, most = limit
         delay = self._next_delay(job_id)
-        claimed, full = self.store.claim_within(job_id, owner, now, function=function,
-                                                limit=most, retry_at=now + delay)
-        if full:
+        claimed, deferral = self.store.claim_within(job_id, owner, now, function=function,
+                                                    limit=most, retry_at=now + delay)
+        if deferral is Deferral.FULL:
             metrics.JOBS_DEFERRED.labels(function).inc()
             raise dramatiq.Retry(delay=int(delay * 1000))
         with self._lock:
             self._deferrals.pop(job_id, None)
-        return claimed
+        if deferral is Deferral.LATER:
+            metrics.MESSAGES_DROPPED.labels("deferred").inc()
+        return claimed, deferral is Deferral.LATER
 
     def _next_delay(self, job_id: str) -> float:
         """Doubling with each time the job found its function full here, half of it random."""

@@ -39,6 +39,8 @@ class TryAgain:
     ended: Outcome
     delay: float
     retry: bool = False
+    counted: bool = True
+    """Whether the attempt counts among the platform's (an interrupted one does not)."""
 
 
 def unexpected(exc: BaseException, what: str) -> str:
@@ -92,7 +94,8 @@ def interrupted(job: Job, outcome: Outcome) -> TryAgain:
     log.info("job %s: attempt %d interrupted by the worker stopping; queued again", job.id,
              job.attempts)
     return TryAgain(ended=dataclasses.replace(outcome, reason=Reason.INTERRUPTED, error=(
-        f"attempt {job.attempts}: the worker stopped before it ended; queued again")), delay=0)
+        f"attempt {job.attempts}: the worker stopped before it ended; queued again")), delay=0,
+        counted=False)
 
 
 def _platform_attempts(job: Job) -> int:

@@ -98,6 +98,14 @@ class Leases(Recurring):
         taken = lock_taken(owner)
         return not taken if taken is not None else not alive(pid)
 
+    def owner_is_ending(self, owner: str | None) -> bool:
+        """Whether `owner` is a worker of this host that has died while its reaper still
+        kills what its functions left: its jobs can be taken over in a moment."""
+        host, _, rest = (owner or "").partition("/")
+        pid_text = rest.partition("/")[0]
+        return host == HOST and pid_text.isdigit() and not alive(int(pid_text)) \
+            and lock_taken(owner) is True
+
     def renew(self) -> None:
         """One round of heartbeats for the claimed jobs of this process."""
         with self._lock:

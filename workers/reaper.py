@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,8 @@ import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-OWNERS = Path(tempfile.gettempdir()) / "sluice-owners"
+# The workers of one user of the host: only they may make, take or remove the lock files.
+OWNERS = Path(tempfile.gettempdir()) / f"sluice-owners-{os.geteuid()}"
 GONE_SECONDS = 10.0
 STALE_SECONDS = 60.0
 
@@ -68,7 +70,8 @@ class Reaper:
         self.path = lock_path(owner)
         _make_owners_dir()
         remove_stale_locks()
-        self._held = open(self.path, "w")
+        self._held = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                       | os.O_NOFOLLOW, 0o600), "w")
         fcntl.flock(self._held, fcntl.LOCK_EX)
         self.process = subprocess.Popen(
             [os.path.realpath(sys.executable), "-I", "-c", _REAPER], stdin=subprocess.PIPE,
@@ -104,24 +107,37 @@ class Reaper:
 
 def lock_taken(owner: str) -> bool | None:
     """Whether worker `owner` of this host, or its reaper, still runs: its lock file is
-    locked. None when it has no lock file here (it ran before the reaper existed)."""
+    locked. None when it has no lock file of this user's here (it runs as another user, or
+    ran before the reaper existed)."""
     try:
-        file = open(lock_path(owner))
-    except FileNotFoundError:
+        fd = _open_lock(lock_path(owner))
+    except OSError:
         return None
-    with file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
+    try:
+        # Shared: workers probing the same lock at once do not mistake each other for it.
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
     return False
 
 
+def _open_lock(path: Path) -> int:
+    """A lock file, refusing anything but a regular file (no link, no FIFO to block on)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    return fd
+
+
 def _make_owners_dir() -> None:
-    """One directory for the workers of every user of the host, as /tmp is."""
-    OWNERS.mkdir(exist_ok=True)
-    if OWNERS.stat().st_uid == os.geteuid():
-        OWNERS.chmod(0o1777)
+    """This user's directory of lock files, private; refused if someone else made it."""
+    OWNERS.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(OWNERS)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise OSError(f"{OWNERS} is not a private directory of this user's")
 
 
 def remove_stale_locks() -> None:
@@ -129,10 +145,14 @@ def remove_stale_locks() -> None:
     their worker may not have locked yet)."""
     for path in OWNERS.glob("*.lock"):
         try:
-            if time.time() - path.stat().st_mtime < STALE_SECONDS:
-                continue
-            with open(path) as file:
-                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = _open_lock(path)
+        except OSError:
+            continue
+        try:
+            if time.time() - os.fstat(fd).st_mtime >= STALE_SECONDS:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 path.unlink()
         except OSError:
             continue
+        finally:
+            os.close(fd)

@@ -29,6 +29,8 @@ from workers.staging import captured, keep_logs
 from workers.workdir import Workdir
 
 log = logging.getLogger(__name__)
+# How soon the message of a job whose dead worker's reaper is still at work comes back.
+TAKE_OVER_RETRY_MS = 500
 
 
 class JobRunner:
@@ -80,7 +82,9 @@ class JobRunner:
             if lease.lost or lease.interrupted:
                 running.kill(Reason.INTERRUPTED if lease.interrupted else Reason.CANCELLED)
             outcome = running.wait()
-            verdict = interrupted(job, outcome) if lease.interrupted and not lease.lost \
+            # Interrupted only if the kill found it running: an attempt that had ended keeps
+            # its outcome (its outputs may be published already).
+            verdict = interrupted(job, outcome) if outcome.reason is Reason.INTERRUPTED \
                 else retry_of_function(job, fn.retry, outcome)
         except Exception as exc:
             verdict = decide(job, exc, self.retry)
@@ -113,7 +117,7 @@ class JobRunner:
         owner = self.leases.owner
         if isinstance(verdict, TryAgain):
             if self.store.release(job, owner, verdict.ended, due_at=time.time() + verdict.delay,
-                                  retried=verdict.retry) is None:
+                                  retried=verdict.retry, counted=verdict.counted) is None:
                 log.info("job %s ended while its attempt failed (cancelled?)", job.id)
                 return None
             raise dramatiq.Retry(delay=int(verdict.delay * 1000))
@@ -132,7 +136,9 @@ class JobRunner:
         if limit is None:
             claimed = self.store.claim(job_id, self.leases.owner, now)
         else:
-            claimed = self.concurrency.claim(job_id, self.leases.owner, now, limit)
+            claimed, superfluous = self.concurrency.claim(job_id, self.leases.owner, now, limit)
+            if superfluous:
+                return None
         if claimed is None:
             claimed = self._take_over(job_id, now)
         if claimed is not None:
@@ -151,6 +157,8 @@ class JobRunner:
             metrics.MESSAGES_DROPPED.labels("finished").inc()
             return None
         if not self.leases.owner_is_gone(job.owner, job.heartbeat_at, now):
+            if self.leases.owner_is_ending(job.owner):
+                raise dramatiq.Retry(delay=TAKE_OVER_RETRY_MS)
             metrics.MESSAGES_DROPPED.labels("running-elsewhere").inc()
             return None
         log.info("job %s: attempt %d died with its worker; running it again",

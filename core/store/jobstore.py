@@ -5,6 +5,7 @@ compare-and-set UPDATE."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import fcntl
 import time
 from pathlib import Path
@@ -31,6 +32,13 @@ _OUTCOME_COLUMNS = ("status", "finished_at", "exit_code", "reason", "error", "cp
                     "peak_memory", "bytes_out", "outputs", "stdout_ref", "stderr_ref")
 
 
+class Deferral(enum.Enum):
+    """Why a job of a function at its concurrency limit was not claimed."""
+
+    FULL = "full"
+    LATER = "later"
+
+
 def _set(*columns: str) -> dict:
     return {column: sa.bindparam(f"v_{column}") for column in columns}
 
@@ -48,9 +56,13 @@ _CLAIM_WITHIN = _CLAIM_QUEUED.where(
         _RUNNING.c.function == sa.bindparam("w_function"),
         _RUNNING.c.status == JobStatus.RUNNING.value).scalar_subquery()
     < sa.bindparam("w_limit"))
-_DEFER = jobs.update().where(jobs.c.id == sa.bindparam("w_id"),
-                             jobs.c.status == JobStatus.QUEUED.value).values(
+# Deferred by the message that finds the job due: a copy (the sweeper's, one delivered
+# again) that finds it deferred past now is one too many.
+_DEFER = jobs.update().where(
+    jobs.c.id == sa.bindparam("w_id"), jobs.c.status == JobStatus.QUEUED.value,
+    sa.func.coalesce(jobs.c.published_at, jobs.c.created_at) <= sa.bindparam("w_now")).values(
     **_set("published_at"))
+_STATUS = sa.select(jobs.c.status).where(jobs.c.id == sa.bindparam("w_id"))
 # PostgreSQL: the claims of one limited function, one at a time (SQLite has one writer).
 _FUNCTION_LOCK = sa.text("SELECT pg_advisory_xact_lock(7465032, hashtext(:function))")
 _TAKE_OVER = _CLAIM.where(jobs.c.id == sa.bindparam("w_id"),
@@ -67,6 +79,7 @@ _FINISH = jobs.update().where(_OWNED).values(
 _RELEASE = jobs.update().where(_OWNED).values(
     status=JobStatus.QUEUED.value, owner=None, heartbeat_at=None,
     retries=jobs.c.retries + sa.bindparam("v_retried"),
+    resumed_after=jobs.c.resumed_after + sa.bindparam("v_uncounted"),
     **_set("error", "published_at")).returning(*jobs.c)
 # Cancelling: by one job (queued or running) or by a function's queue (queued only).
 _CANCEL = jobs.update().values(status=JobStatus.CANCELLED.value, reason=Reason.CANCELLED.value,
@@ -210,10 +223,11 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows):
         return job_from_row(row) if row is not None else None
 
     def claim_within(self, job_id: str, owner: str, now: float, *, function: str, limit: int,
-                     retry_at: float) -> tuple[Job | None, bool]:
-        """`claim`, while fewer than `limit` jobs of `function` run, and whether it is full:
-        then the job stays queued, its message due again at `retry_at` (the sweeper leaves
-        it until then). (None, False) when the job was not queued."""
+                     retry_at: float) -> tuple[Job | None, Deferral | None]:
+        """`claim`, while fewer than `limit` jobs of `function` run. When as many run, the
+        job stays queued and is deferred: `FULL`, its message due again at `retry_at` (the
+        sweeper leaves it until then), or `LATER` when another message of it is already due
+        later (drop this one). (None, None) when the job was not queued."""
         params = {"w_id": job_id, "v_owner": owner, "v_now": now, "w_function": function,
                   "w_limit": limit}
 
@@ -222,9 +236,12 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows):
                 c.execute(_FUNCTION_LOCK, {"function": function})
             row = c.execute(_CLAIM_WITHIN, params).first()
             if row is not None:
-                return job_from_row(row), False
-            deferred = c.execute(_DEFER, {"w_id": job_id, "v_published_at": retry_at})
-            return None, deferred.rowcount == 1
+                return job_from_row(row), None
+            if c.execute(_DEFER, {"w_id": job_id, "w_now": now,
+                                  "v_published_at": retry_at}).rowcount == 1:
+                return None, Deferral.FULL
+            queued = c.execute(_STATUS, {"w_id": job_id}).scalar() == JobStatus.QUEUED.value
+            return None, Deferral.LATER if queued else None
         return self.db.write(claim)
 
     def heartbeat(self, job_id: str, owner: str, attempt: int, now: float) -> bool:
@@ -247,13 +264,15 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows):
                                attempts.ended(job, owner, now, outcome), outcome.live_log)
 
     def release(self, job: Job, owner: str, ended: Outcome, *, due_at: float,
-                retried: bool = False) -> Job | None:
+                retried: bool = False, counted: bool = True) -> Job | None:
         """running -> queued again, for another attempt after this one `ended` so: a
         passing failure, or with `retried`, one of the function's own that its policy retries. The
         job's error says why; the sweeper leaves the job to its delayed message until
-        `due_at`. None when the job is no longer this attempt's (cancelled meanwhile)."""
+        `due_at`. Without `counted`, the attempt is left out of the platform's count (it was
+        interrupted). None when the job is no longer this attempt's (cancelled meanwhile)."""
         params = {"v_error": storable(ended.error), "v_published_at": due_at,
-                  "v_retried": int(retried), **_owned(job, owner)}
+                  "v_retried": int(retried), "v_uncounted": int(not counted),
+                  **_owned(job, owner)}
         return self._returning(_RELEASE, params, ended.inline_blobs,
                                attempts.ended(job, owner, time.time(), ended), ended.live_log)
 

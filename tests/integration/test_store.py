@@ -1,5 +1,6 @@
 """The job store on SQLite and PostgreSQL: same code, same behaviour."""
 
+import collections
 import threading
 import time
 
@@ -10,6 +11,7 @@ from core.functions import Function
 from core.ids import new_id
 from core.jobs import Job, JobStatus, Outcome, OutputObject, Reason, Trigger
 from core.store import JobStore
+from core.store.jobstore import Deferral
 
 
 @pytest.fixture
@@ -283,11 +285,13 @@ def test_claims_within_a_limit_never_run_more_at_once_from_many_threads(store):
         thread.start()
     for thread in threads:
         thread.join()
-    claimed = [job for job, _full in results if job is not None]
+    claimed = [job for job, _deferral in results if job is not None]
     assert len(claimed) == 2
-    # The others found it full, but for the twins of the claimed two, which found their
-    # job no longer queued.
-    assert sum(full for _job, full in results) >= 36
+    # Of the two claims of each other job, the first found the function full and deferred
+    # it; the second found it deferred already (its message is one too many). The twins of
+    # the claimed two found their job no longer queued.
+    deferrals = collections.Counter(deferral for job, deferral in results if job is None)
+    assert deferrals == {Deferral.FULL: 18, Deferral.LATER: 18, None: 2}
     running = store.list_jobs(function="limited", status="running")
     assert sorted(j.id for j in running) == sorted(j.id for j in claimed)
     waiting = store.list_jobs(function="limited", status="queued")
@@ -303,11 +307,11 @@ def test_a_full_function_frees_its_place_when_a_job_ends(store):
     running, _ = store.claim_within(first.id, "w", time.time(), function="one", limit=1,
                                     retry_at=0)
     assert store.claim_within(second.id, "w", time.time(), function="one", limit=1,
-                              retry_at=0) == (None, True)
+                              retry_at=0) == (None, Deferral.FULL)
     store.finish(running, "w", Outcome(), time.time())
-    claimed, full = store.claim_within(second.id, "w", time.time(), function="one", limit=1,
-                                       retry_at=0)
-    assert claimed is not None and claimed.id == second.id and not full
+    claimed, deferral = store.claim_within(second.id, "w", time.time(), function="one",
+                                           limit=1, retry_at=0)
+    assert claimed is not None and claimed.id == second.id and deferral is None
     done, _ = store.claim_within(second.id, "w", time.time(), function="one", limit=1,
                                  retry_at=0)
     assert done is None
