@@ -122,9 +122,11 @@ def _read_run(path: Path) -> Run | None:
 
 @dataclasses.dataclass
 class Report:
-    """What the audit found. `recovery_seconds`: from the end of the fault until every job
-    it held (not ended, and with no run going on through that moment) had a run of its own
-    again, backlog included; `drained_seconds`: until the last accepted job ended."""
+    """What the audit found. `recovery_seconds`: from the end of the fault until the jobs
+    it held (not ended, and with no run going on through that moment) had started again as
+    many runs as the workers run at once (or all of them, if fewer): the platform back at
+    full speed, whatever its backlog; None if one of them never ran again nor ended.
+    `drained_seconds`: until the last accepted job ended."""
 
     scenario: str
     accepted: int = 0
@@ -167,10 +169,10 @@ def settle(store: JobStore, function: str, timeout: float) -> bool:
 
 
 def audit(scenario: str, accepted: Iterable[str], store: JobStore, objects: ObjectStore,
-          fn: RecordedFunction, *, fault_ended: float) -> Report:
+          fn: RecordedFunction, *, fault_ended: float, capacity: int = 1) -> Report:
     """Audit the jobs `accepted` of `fn` (each expected to succeed), once they have settled,
     against the store, the object store and the runs `fn` recorded. The fault was over at
-    `fault_ended` (wall clock)."""
+    `fault_ended` (wall clock); the workers run `capacity` jobs at once."""
     ids = sorted(set(accepted))
     report = Report(scenario, accepted=len(ids))
     runs = fn.runs()
@@ -192,7 +194,7 @@ def audit(scenario: str, accepted: Iterable[str], store: JobStore, objects: Obje
                 report.left_running += 1
                 report.problem(f"job {run.job_id}: run {run.token} (pid {run.pid}) is still "
                                "running")
-    report.recovery_seconds = _recovery(jobs.values(), runs, fault_ended)
+    report.recovery_seconds = _recovery(jobs.values(), runs, fault_ended, capacity)
     finished = [job.finished_at for job in jobs.values() if job.finished_at is not None]
     report.drained_seconds = max(0.0, max(finished) - fault_ended) if finished else None
     return report
@@ -308,19 +310,26 @@ def _alive(pid: int, ticks: str) -> bool:
     return fields[19] == ticks and fields[0] != "Z"
 
 
-def _recovery(jobs: Iterable[Job], runs: dict[str, list[Run]], fault_ended: float
-              ) -> float | None:
-    """See `Report`; None when a job the fault held never ran again nor ended."""
-    waits = [0.0]
+def _recovery(jobs: Iterable[Job], runs: dict[str, list[Run]], fault_ended: float,
+              capacity: int) -> float | None:
+    """See `Report`."""
+    resumed = []
     for job in jobs:
         job_runs = runs.get(job.id, [])
         if job.created_at >= fault_ended or (job.finished_at or fault_ended + 1) <= fault_ended \
                 or any(run.started_at < fault_ended < run.last_seen_at for run in job_runs):
             continue
-        resumed = [run.started_at for run in job_runs if run.started_at >= fault_ended]
+        again = [run.started_at for run in job_runs if run.started_at >= fault_ended]
         if job.finished_at is not None:
-            resumed.append(job.finished_at)
-        if not resumed:
+            again.append(job.finished_at)
+        if not again:
             return None
-        waits.append(min(resumed) - fault_ended)
-    return max(waits)
+        resumed.append(min(again))
+    return back_at_full_speed(resumed, fault_ended, capacity)
+
+
+def back_at_full_speed(resumed: list[float], fault_ended: float, capacity: int) -> float:
+    """Seconds from `fault_ended` until `capacity` of the times `resumed` (or all) passed."""
+    if not resumed:
+        return 0.0
+    return sorted(resumed)[min(capacity, len(resumed)) - 1] - fault_ended

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from bench.audit import RecordedFunction, Report, audit, settle
+from bench.audit import RecordedFunction, Report, audit, back_at_full_speed, settle
 from bench.fleet import Fleet
 from bench.rabbitmq import OwnRabbitMQ
 from core.jobs import Trigger
@@ -87,7 +87,7 @@ def conclude(target: Target, scenario: str, fn: RecordedFunction, accepted: list
     """Wait for the jobs to settle, then audit them."""
     settled = settle(target.store, fn.name, target.settle_seconds)
     report = audit(scenario, accepted, target.store, target.objects, fn,
-                   fault_ended=fault_ended)
+                   fault_ended=fault_ended, capacity=target.capacity)
     if not settled:
         report.problem(f"jobs were still queued or running {target.settle_seconds:.0f} s "
                        "after the fault")
@@ -159,29 +159,21 @@ def kill_gateway(target: Target, fleet: Fleet, waiters: int, seconds: float) -> 
             report.problem(f"caller of job {job_id} got {getattr(answer, 'status', answer)}")
         elif last is None or answer.body != last.output(fn.outputs[0]):
             report.problem(f"caller of job {job_id} got {answer.body[:80]!r}, not its output")
+    # The callers' answers are what the fault held here.
     answered = [at for at, _ in answers.values()]
-    report.recovery_seconds = max(answered) - killed_at if len(answered) == waiters else None
+    report.recovery_seconds = back_at_full_speed(answered, killed_at, target.capacity) \
+        if len(answered) == waiters else None
     return report
 
 
 def restart_broker(target: Target, node: OwnRabbitMQ, jobs: int, seconds: float,
                    outage: float, *, arriving: bool) -> Report:
     """Stop RabbitMQ's application for `outage` seconds and start it again: with every job
-    invoked before (queued in the broker), or, with `arriving`, invocations coming in
-    steadily before, during and after the outage."""
-    name = "broker-arriving" if arriving else "broker-queued"
-    fn = target.function(name, seconds=seconds)
+    invoked before (most of them queued in the broker), or, with `arriving`, invocations
+    coming in steadily before, during and after the outage."""
+    fn = target.function("broker-arriving" if arriving else "broker-queued", seconds=seconds)
     accepted: list[str] = []
     refused: list[str] = []
-    if not arriving:
-        accepted = invoke_many(target.client, fn, jobs)
-        wait_for(fn.started_runs, target.settle_seconds, "a run starting")
-        node.stop_app()
-        time.sleep(outage)
-        node.start_app()
-        fault_ended = time.time()
-        return conclude(target, "restart RabbitMQ, jobs queued", fn, accepted, fault_ended)
-    spacing = (outage + 4) / jobs
 
     def arrive() -> None:
         for _ in range(jobs):
@@ -189,19 +181,25 @@ def restart_broker(target: Target, node: OwnRabbitMQ, jobs: int, seconds: float,
                 accepted.append(invoke(target.client, fn))
             except ClientError as exc:
                 refused.append(str(exc))
-            time.sleep(spacing)
+            time.sleep((outage + 4) / jobs)
 
     arrivals = threading.Thread(target=arrive)
-    arrivals.start()
-    wait_for(lambda: len(accepted) + len(refused) >= jobs // 4, target.settle_seconds,
-             "invocations arriving")
+    if arriving:
+        arrivals.start()
+        wait_for(lambda: len(accepted) + len(refused) >= jobs // 4, target.settle_seconds,
+                 "invocations arriving")
+    else:
+        accepted += invoke_many(target.client, fn, jobs)
+        wait_for(fn.started_runs, target.settle_seconds, "a run starting")
     node.stop_app()
     time.sleep(outage)
     node.start_app()
     fault_ended = time.time()
-    arrivals.join()
-    report = conclude(target, "restart RabbitMQ, invocations arriving", fn, accepted,
-                      fault_ended)
+    if arriving:
+        arrivals.join()
+    report = conclude(target, "restart RabbitMQ, " + ("invocations arriving" if arriving
+                                                      else "jobs queued"),
+                      fn, accepted, fault_ended)
     for text in refused[:5]:
         report.problem(f"an invocation was refused: {text}")
     return report

@@ -27,9 +27,9 @@ WORKERS, THREADS = 2, 2
 
 @pytest.fixture
 def fleet_target(tmp_path, settings):
-    """`make(**changes)`: a gateway and two workers over `settings` with `changes` (another
-    store, broker or S3 server), and the scenario's target on them."""
-    made: list[tuple[Fleet, JobStore, object]] = []
+    """`make(threads=N, **changes)`: a gateway and two workers of N threads over `settings`
+    with `changes` (another store, broker or S3 server), and the scenario's target on them."""
+    made: list[tuple[Fleet, JobStore, Settings | None]] = []
 
     def make(*, on_machine_broker: bool = True, threads: int = THREADS, **changes
              ) -> tuple[Fleet, scenarios.Target]:
@@ -38,7 +38,8 @@ def fleet_target(tmp_path, settings):
         env = settings_env(changed) | {
             "SLUICE_PORT": str(free_port_block(1)), "SLUICE_WORK_DIR": str(tmp_path / "work"),
             "SLUICE_WORKER_THREADS": str(threads), "SLUICE_LOG_LEVEL": "INFO",
-            # Enough attempts to outlast the outages, and no sweeper to hide a slow path.
+            # Enough attempts to outlast the outages; queued jobs swept only after a minute,
+            # so that the sweeper hides no slow recovery.
             "SLUICE_MAX_ATTEMPTS": "12", "SLUICE_REQUEUE_AFTER": "60"}
         fleet = Fleet(env, tmp_path / "logs")
         store = JobStore(changed.database_url)

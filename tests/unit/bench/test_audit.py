@@ -19,10 +19,14 @@ OWNER = "test/1/0"
 
 
 @pytest.fixture
-def fn(tmp_path, s3_settings, objects) -> RecordedFunction:
-    objects.ensure_bucket(s3_settings.bucket)
-    return RecordedFunction(f"audited-{new_id()[-6:]}", tmp_path / "runs", s3_settings.bucket,
-                            seconds=0.2)
+def objects(memory_objects):
+    memory_objects.ensure_bucket("data")
+    return memory_objects
+
+
+@pytest.fixture
+def fn(tmp_path) -> RecordedFunction:
+    return RecordedFunction("audited", tmp_path / "runs", "data", seconds=0.2)
 
 
 def accepted(store, fn: RecordedFunction) -> Job:
