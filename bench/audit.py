@@ -11,7 +11,10 @@ machine's own."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import signal
 import sys
 import time
 from collections import defaultdict
@@ -294,6 +297,19 @@ def _all_jobs(store: JobStore, function: str) -> list[Job]:
                                   before=found[-1].id if found else None):
         found += page
     return found
+
+
+def stop_left_running(fn: RecordedFunction) -> int:
+    """SIGKILL every run of `fn` still running, its session with it, so that a scenario
+    that failed leaves nothing behind; how many there were."""
+    left = [run for runs in fn.runs().values() for run in runs if _still_running(run)]
+    for run in left:
+        with contextlib.suppress(ProcessLookupError):
+            if _alive(run.sid, run.sid_ticks):
+                os.killpg(run.sid, signal.SIGKILL)
+            elif _alive(run.pid, run.pid_ticks):
+                os.kill(run.pid, signal.SIGKILL)
+    return len(left)
 
 
 def _still_running(run: Run) -> bool:

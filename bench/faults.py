@@ -120,13 +120,12 @@ class Bench:
                         admin_token=secrets.token_urlsafe(24), port=free_port_block(1),
                         work_dir=work / "work", SLUICE_WORKER_THREADS=str(args.threads))
         fleet = Fleet(env, work / "logs")
-        store = JobStore(url)
+        target = self._target(fleet.client(), JobStore(url), ObjectStore(self.s3),
+                              self.s3.bucket, work)
         try:
             fleet.start_gateway()
             for _ in range(args.workers):
                 fleet.start_worker()
-            target = self._target(fleet.client(), store, ObjectStore(self.s3), self.s3.bucket,
-                                  work)
             jobs, seconds, outage = args.jobs, args.seconds, args.outage
             if scenario == "worker":
                 return scenarios.kill_worker(target, fleet, jobs, seconds,
@@ -141,22 +140,24 @@ class Bench:
         finally:
             functions = _function_names(fleet.client(timeout=10))
             fleet.stop()
+            target.stop_left_running()
             if not own_broker:
                 delete_queues(env["SLUICE_QUEUE"], functions)
-            store.close()
+            target.store.close()
 
     def _stack(self, work: Path, url: str) -> Report:
         settings = {"SLUICE_WORKER_THREADS": str(self.args.threads), **UNCONFINED}
         if not url.startswith("sqlite"):
             settings["SLUICE_DATABASE_URL"] = url
         with Stack(self.args.workers, **settings) as stack:
-            store = JobStore(stack.database_url)
+            target = self._target(Client(stack.url, stack.token, timeout=120),
+                                  JobStore(stack.database_url),
+                                  ObjectStore(stack.s3_settings()), "sluice-data", work)
             try:
-                target = self._target(Client(stack.url, stack.token, timeout=120), store,
-                                      ObjectStore(stack.s3_settings()), "sluice-data", work)
                 return scenarios.kill_stack(target, stack, self.args.jobs, self.args.seconds)
             finally:
-                store.close()
+                target.stop_left_running()
+                target.store.close()
 
     def _target(self, client: Client, store: JobStore, objects: ObjectStore, bucket: str,
                 work: Path) -> scenarios.Target:

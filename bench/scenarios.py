@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from bench.audit import RecordedFunction, Report, audit, back_at_full_speed, settle
+from bench.audit import (RecordedFunction, Report, audit, back_at_full_speed, settle,
+                         stop_left_running)
 from bench.fleet import Fleet
 from bench.rabbitmq import OwnRabbitMQ
 from core.jobs import Trigger
@@ -41,6 +42,7 @@ class Target:
     directory: Path
     capacity: int
     settle_seconds: float = 60.0
+    deployed: list[RecordedFunction] = dataclasses.field(default_factory=list)
 
     def function(self, role: str, **options) -> RecordedFunction:
         """A recorded function deployed under a name of its own (the bucket may be shared
@@ -48,7 +50,12 @@ class Target:
         name = f"{role}-{secrets.token_hex(3)}"
         fn = RecordedFunction(name, self.directory / name, self.bucket, **options)
         self.client.json("PUT", f"/v1/functions/{name}", fn.spec())
+        self.deployed.append(fn)
         return fn
+
+    def stop_left_running(self) -> int:
+        """Kill what the functions left running (a scenario that failed); how many."""
+        return sum(stop_left_running(fn) for fn in self.deployed)
 
 
 class WholeStack(Protocol):
@@ -94,22 +101,55 @@ def conclude(target: Target, scenario: str, fn: RecordedFunction, accepted: list
     return report
 
 
+class Arrivals(threading.Thread):
+    """`count` invocations of `fn`, one every `spacing` seconds, in a thread of their own:
+    those `accepted` (their jobs' ids) and those `refused` (why)."""
+
+    def __init__(self, client: Client, fn: RecordedFunction, count: int, spacing: float):
+        super().__init__(name="arrivals")
+        self.client, self.fn, self.count, self.spacing = client, fn, count, spacing
+        self.accepted: list[str] = []
+        self.refused: list[str] = []
+        self.start()
+
+    def run(self) -> None:
+        for _ in range(self.count):
+            try:
+                self.accepted.append(invoke(self.client, self.fn))
+            except ClientError as exc:
+                self.refused.append(str(exc))
+            time.sleep(self.spacing)
+
+    def arrived(self) -> int:
+        return len(self.accepted) + len(self.refused)
+
+
 def kill_worker(target: Target, fleet: Fleet, jobs: int, seconds: float, kills: int = 1
                 ) -> Report:
-    """SIGKILL a worker while it runs jobs, `kills` times over the run, a new worker
-    started in its place each time (as `sluice up` does)."""
+    """SIGKILL a worker while it runs jobs, `kills` times while invocations arrive at half
+    the workers' capacity (so that the others have threads to take its jobs over at once),
+    a new worker started in its place each time (as `sluice up` does)."""
     fn = target.function("killed-worker", seconds=seconds)
-    accepted = invoke_many(target.client, fn, jobs)
+    arrivals = Arrivals(target.client, fn, jobs, 2 * seconds / target.capacity)
     killed_at = time.time()
     for kill in range(1, kills + 1):
-        wait_for(lambda: fn.started_runs() >= kill * jobs // (kills + 1) + 1,
-                 target.settle_seconds, "runs starting")
+        wait_for(lambda: arrivals.arrived() > kill * jobs // (kills + 1),
+                 target.settle_seconds, "invocations arriving")
         victim = wait_for(lambda: _running_on(target.store, fn, fleet.workers),
                           target.settle_seconds, "a worker running a job")
         fleet.kill(victim)
         killed_at = time.time()
         fleet.start_worker()
-    return conclude(target, "SIGKILL a worker mid-job", fn, accepted, killed_at)
+    arrivals.join()
+    return _concluded(target, "SIGKILL a worker mid-job", fn, arrivals, killed_at)
+
+
+def _concluded(target: Target, scenario: str, fn: RecordedFunction, arrivals: Arrivals,
+               fault_ended: float) -> Report:
+    report = conclude(target, scenario, fn, arrivals.accepted, fault_ended)
+    for text in arrivals.refused[:5]:
+        report.problem(f"an invocation was refused: {text}")
+    return report
 
 
 def _running_on(store: JobStore, fn: RecordedFunction, workers: list):
@@ -172,37 +212,22 @@ def restart_broker(target: Target, node: OwnRabbitMQ, jobs: int, seconds: float,
     invoked before (most of them queued in the broker), or, with `arriving`, invocations
     coming in steadily before, during and after the outage."""
     fn = target.function("broker-arriving" if arriving else "broker-queued", seconds=seconds)
-    accepted: list[str] = []
-    refused: list[str] = []
-
-    def arrive() -> None:
-        for _ in range(jobs):
-            try:
-                accepted.append(invoke(target.client, fn))
-            except ClientError as exc:
-                refused.append(str(exc))
-            time.sleep((outage + 4) / jobs)
-
-    arrivals = threading.Thread(target=arrive)
     if arriving:
-        arrivals.start()
-        wait_for(lambda: len(accepted) + len(refused) >= jobs // 4, target.settle_seconds,
+        arrivals = Arrivals(target.client, fn, jobs, (outage + 4) / jobs)
+        wait_for(lambda: arrivals.arrived() >= jobs // 4, target.settle_seconds,
                  "invocations arriving")
     else:
-        accepted += invoke_many(target.client, fn, jobs)
+        arrivals = Arrivals(target.client, fn, 0, 0)
+        arrivals.accepted += invoke_many(target.client, fn, jobs)
         wait_for(fn.started_runs, target.settle_seconds, "a run starting")
     node.stop_app()
     time.sleep(outage)
     node.start_app()
     fault_ended = time.time()
-    if arriving:
-        arrivals.join()
-    report = conclude(target, "restart RabbitMQ, " + ("invocations arriving" if arriving
+    arrivals.join()
+    return _concluded(target, "restart RabbitMQ, " + ("invocations arriving" if arriving
                                                       else "jobs queued"),
-                      fn, accepted, fault_ended)
-    for text in refused[:5]:
-        report.problem(f"an invocation was refused: {text}")
-    return report
+                      fn, arrivals, fault_ended)
 
 
 def stop_object_store(target: Target, seaweed: SeaweedServer, jobs: int, seconds: float,

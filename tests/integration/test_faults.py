@@ -11,6 +11,7 @@ import secrets
 import pytest
 
 from bench import scenarios
+from bench.audit import UNCONFINED
 from bench.fleet import Fleet
 from core.objects import ObjectStore
 from core.settings import Settings
@@ -29,7 +30,7 @@ WORKERS, THREADS = 2, 2
 def fleet_target(tmp_path, settings):
     """`make(threads=N, **changes)`: a gateway and two workers of N threads over `settings`
     with `changes` (another store, broker or S3 server), and the scenario's target on them."""
-    made: list[tuple[Fleet, JobStore, Settings | None]] = []
+    made: list[tuple[Fleet, scenarios.Target, Settings | None]] = []
 
     def make(*, on_machine_broker: bool = True, threads: int = THREADS, **changes
              ) -> tuple[Fleet, scenarios.Target]:
@@ -43,22 +44,23 @@ def fleet_target(tmp_path, settings):
             "SLUICE_MAX_ATTEMPTS": "12", "SLUICE_REQUEUE_AFTER": "60"}
         fleet = Fleet(env, tmp_path / "logs")
         store = JobStore(changed.database_url)
-        made.append((fleet, store, changed if on_machine_broker else None))
-        fleet.start_gateway()
-        for _ in range(WORKERS):
-            fleet.start_worker()
         target = scenarios.Target(
             client=fleet.client(), store=store, objects=ObjectStore(changed.s3),
             bucket=changed.s3.bucket, directory=tmp_path / "runs",
             capacity=WORKERS * threads, settle_seconds=40)
+        made.append((fleet, target, changed if on_machine_broker else None))
+        fleet.start_gateway()
+        for _ in range(WORKERS):
+            fleet.start_worker()
         return fleet, target
 
     yield make
-    for fleet, store, queues_of in made:
+    for fleet, target, queues_of in made:
         fleet.stop()
+        target.stop_left_running()
         if queues_of is not None:
             delete_queues(queues_of)
-        store.close()
+        target.store.close()
 
 
 def audited(report, fleet: Fleet | None = None) -> None:
@@ -111,19 +113,18 @@ def test_jobs_that_meet_the_object_store_stopped_are_retried_and_succeed_once(
 
 def test_a_whole_stack_killed_and_started_again_finishes_every_accepted_job(tmp_path,
                                                                            database_url):
-    stack = UpStack(tmp_path, SLUICE_DATABASE_URL=database_url, SLUICE_RUN_AS="",
-                    SLUICE_SANDBOX="none", SLUICE_WORK_DIR=str(tmp_path / "work"),
-                    SLUICE_WORKER_THREADS=str(THREADS))
-    store = JobStore(stack.database_url)
+    stack = UpStack(tmp_path, SLUICE_DATABASE_URL=database_url, **UNCONFINED,
+                    SLUICE_WORK_DIR=str(tmp_path / "work"), SLUICE_WORKER_THREADS=str(THREADS))
+    target = scenarios.Target(
+        client=Client(stack.url, stack.token, timeout=90), store=JobStore(stack.database_url),
+        objects=ObjectStore(stack.s3_settings()), bucket="sluice-data",
+        directory=tmp_path / "runs", capacity=THREADS, settle_seconds=40)
     try:
-        target = scenarios.Target(
-            client=Client(stack.url, stack.token, timeout=90), store=store,
-            objects=ObjectStore(stack.s3_settings()), bucket="sluice-data",
-            directory=tmp_path / "runs", capacity=THREADS, settle_seconds=40)
         report = scenarios.kill_stack(target, stack, jobs=6, seconds=1.5)
         assert report.clean, f"{report}\n{stack.log.read_text()[-4000:]}"
         assert report.succeeded == 6
     finally:
         stack.stop()
+        target.stop_left_running()
         delete_queues(Settings.from_env(stack.env))
-        store.close()
+        target.store.close()
