@@ -35,8 +35,18 @@ class OwnRabbitMQ:
                         RABBITMQ_DIST_PORT=str(free_port_block(1)))
 
     def ctl(self, *command: str) -> None:
-        subprocess.run(["rabbitmqctl", "-n", self.node, *command], env=self.env, check=True,
-                       capture_output=True, timeout=120, cwd=self.directory)
+        done = subprocess.run(["rabbitmqctl", "-n", self.node, *command], env=self.env,
+                              capture_output=True, text=True, timeout=120, cwd=self.directory)
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(command)} on {self.node} exited with "
+                               f"{done.returncode}: {(done.stdout + done.stderr).strip()}\n"
+                               f"{self.log_tail()}")
+
+    def log_tail(self, size: int = 3000) -> str:
+        """The end of the node's own log, where it says why it failed."""
+        logs = sorted((self.directory / "log").glob("*.log"))
+        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-size:]}"
+                         for log in logs)
 
     def start(self) -> None:
         subprocess.run(["rabbitmq-server", "-detached"], env=self.env, check=True,
@@ -55,7 +65,17 @@ class OwnRabbitMQ:
         self.ctl("stop_app")
 
     def start_app(self) -> None:
-        self.ctl("start_app")
+        """Start the application again; rabbitmqctl, which talks to the node over Erlang's
+        distribution, is asked up to three times (it once answered 69, unavailable, on a
+        node that was running)."""
+        for attempt in range(3):
+            try:
+                self.ctl("start_app")
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                time.sleep(1)
         self._until_reachable()
 
     def stop(self) -> None:

@@ -102,8 +102,8 @@ def conclude(target: Target, scenario: str, fn: RecordedFunction, accepted: list
 
 
 class Arrivals(threading.Thread):
-    """`count` invocations of `fn`, one every `spacing` seconds, in a thread of their own:
-    those `accepted` (their jobs' ids) and those `refused` (why)."""
+    """`count` invocations of `fn`, one every `spacing` seconds, made at once in a thread
+    of their own: those `accepted` (their jobs' ids) and those `refused` (why)."""
 
     def __init__(self, client: Client, fn: RecordedFunction, count: int, spacing: float):
         super().__init__(name="arrivals")
@@ -193,7 +193,7 @@ def kill_gateway(target: Target, fleet: Fleet, waiters: int, seconds: float) -> 
     report = conclude(target, "SIGKILL a gateway with waiters", fn, accepted, killed_at)
     runs = fn.runs()
     for key, job_id in zip(keys, accepted):
-        answered_at, answer = answers.get(key, (None, "no answer"))
+        _, answer = answers.get(key, (None, "no answer"))
         last = next((run for run in reversed(runs.get(job_id, [])) if run.ended), None)
         if isinstance(answer, (ClientError, str)) or answer.status != 200:
             report.problem(f"caller of job {job_id} got {getattr(answer, 'status', answer)}")
@@ -212,13 +212,12 @@ def restart_broker(target: Target, node: OwnRabbitMQ, jobs: int, seconds: float,
     invoked before (most of them queued in the broker), or, with `arriving`, invocations
     coming in steadily before, during and after the outage."""
     fn = target.function("broker-arriving" if arriving else "broker-queued", seconds=seconds)
+    arrivals = Arrivals(target.client, fn, jobs, (outage + 4) / jobs if arriving else 0.0)
     if arriving:
-        arrivals = Arrivals(target.client, fn, jobs, (outage + 4) / jobs)
         wait_for(lambda: arrivals.arrived() >= jobs // 4, target.settle_seconds,
                  "invocations arriving")
     else:
-        arrivals = Arrivals(target.client, fn, 0, 0)
-        arrivals.accepted += invoke_many(target.client, fn, jobs)
+        arrivals.join()
         wait_for(fn.started_runs, target.settle_seconds, "a run starting")
     node.stop_app()
     time.sleep(outage)
