@@ -67,7 +67,7 @@ class OwnRabbitMQ:
     def start_app(self) -> None:
         """Start the application again; rabbitmqctl, which talks to the node over Erlang's
         distribution, is asked up to three times (in one bench run it once answered 69,
-        unavailable, and the node served the next restarts)."""
+        unavailable; in the next, eight restarts went through)."""
         for attempt in range(3):
             try:
                 self.ctl("start_app")
