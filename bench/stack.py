@@ -18,7 +18,8 @@ from pathlib import Path
 import pika
 
 from broker.setup import rabbitmq_reachable
-from sluice.ports import free_port_block
+from core.settings import S3Settings, Secret
+from sluice.ports import free_port_block, in_use
 
 BROKER = os.environ.get("SLUICE_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -44,6 +45,11 @@ class Stack:
         self.workers = workers
 
     def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """Start `sluice up`, on this stack's data directory, and wait until it is up."""
         started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sluice.cli", "up", "--workers", str(self.workers)],
@@ -58,7 +64,23 @@ class Stack:
         self.ready_seconds = time.monotonic() - started
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = (self.dir / "admin-token").read_text().strip()
-        return self
+
+    def kill(self) -> None:
+        """SIGKILL every process of the stack at once, as a lost machine would, and wait
+        until what they leave behind (SeaweedFS, stopped by its parent's death) is gone."""
+        kill_group(self.process, [self.port] + self.s3_ports())
+
+    def s3_ports(self) -> list[int]:
+        base = int(self.env["SLUICE_S3_PORT"])
+        return [base + i for i in range(5)] + [base + 10000 + i for i in range(5)]
+
+    def s3_settings(self) -> S3Settings:
+        """The embedded S3 server's, with the credentials `sluice up` made."""
+        return embedded_s3(self.dir, int(self.env["SLUICE_S3_PORT"]))
+
+    @property
+    def database_url(self) -> str:
+        return self.env.get("SLUICE_DATABASE_URL") or f"sqlite:///{self.dir / 'sluice.db'}"
 
     def child(self, role: str) -> int:
         """The pid of the stack's process running `sluice ROLE`."""
@@ -84,6 +106,24 @@ class Stack:
         self.process.wait(60)
         delete_queues(self.env["SLUICE_QUEUE"], functions)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def kill_group(process: subprocess.Popen, ports: list[int], timeout: float = 30) -> None:
+    """SIGKILL `process`'s process group, then wait until none of `ports` is taken."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + timeout
+    while any(in_use(port) for port in ports):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"ports {ports} still taken {timeout:.0f} s after the kill")
+        time.sleep(0.1)
+
+
+def embedded_s3(data_dir: Path, port: int) -> S3Settings:
+    """The settings of the S3 server that `sluice up` embeds, for a client of its own."""
+    keys = json.loads((data_dir / "s3-credentials.json").read_text())
+    return S3Settings(url=f"http://127.0.0.1:{port}", access_key=Secret(keys["access_key"]),
+                      secret_key=Secret(keys["secret_key"]))
 
 
 def delete_queues(namespace: str, functions: list[str]) -> None:
