@@ -9,12 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.audit import UNCONFINED
 from core.settings import S3Settings
 from sluice.client import Client
+from sluice.stack import healthy
 
 COMMAND = [sys.executable, "-m", "sluice.cli"]
 
@@ -39,7 +39,7 @@ class Fleet:
         """A gateway, once it answers on SLUICE_PORT."""
         self.gateway = self._spawn("gateway")
         deadline = time.monotonic() + timeout
-        while not _healthy(self.url):
+        while not healthy(self.url):
             if self.gateway.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the gateway did not start:\n{self.logs()}")
             time.sleep(0.05)
@@ -93,14 +93,6 @@ class Fleet:
                                        start_new_session=True)
         self._all.append((process, log))
         return process
-
-
-def _healthy(url: str) -> bool:
-    try:
-        urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def fleet_env(*, data_dir: Path, database_url: str, broker_url: str, queue: str,

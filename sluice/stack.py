@@ -139,7 +139,8 @@ def _secret_file(path: Path, make) -> str:
     return path.read_text().strip()
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the gateway at `url` answers its health check."""
     try:
         urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
         return True
@@ -152,7 +153,7 @@ def _wait_healthy(url: str, children: list[subprocess.Popen], timeout: float = 6
     while time.monotonic() < deadline:
         if any(c.poll() is not None for c in children):
             raise SystemExit("sluice: a process failed to start; see the messages above")
-        if _healthy(url):
+        if healthy(url):
             return
         time.sleep(0.05)
     raise SystemExit(f"sluice: the gateway did not answer on {url} within {timeout:.0f} s")

@@ -16,6 +16,14 @@ from tests.fixtures.signals import counter, running, until, wait_status
 from tests.fixtures.stack import settings_env, unconfined
 
 
+def sleepy(pids) -> str:
+    """A function whose first attempt would outlive the second by far if it were left
+    running; the second says whether the first still runs (not a zombie) as it starts."""
+    return (f"if [ ! -e {pids} ]; then echo $$ > {pids}; sleep 60; fi; p=$(cat {pids}); "
+            "if [ -e /proc/$p ] && ! grep -q ') Z ' /proc/$p/stat; then "
+            "echo 'the first attempt still runs'; fi; echo rested")
+
+
 async def test_redelivered_message_for_finished_job_is_dropped(api, settings, objects):
     await api.deploy("stamp", script='date +%s%N > "$TMP_OUTPUT_DIR/stamp"', mode="async")
     job = await (await api.request("POST", "/v1/functions/stamp/invocations")).json()
@@ -54,12 +62,7 @@ async def test_a_job_whose_worker_was_killed_runs_again_to_completion(gateway_on
     second = None
     try:
         pids = settings.data_dir / "attempt-pids"
-        # The first attempt would outlive the second by far if it were left running; the
-        # second says whether the first still runs (not a zombie) as it starts.
-        await api.deploy("sleepy", mode="async", script=(
-            f"if [ ! -e {pids} ]; then echo $$ > {pids}; sleep 60; fi; p=$(cat {pids}); "
-            "if [ -e /proc/$p ] && ! grep -q ') Z ' /proc/$p/stat; then "
-            "echo 'the first attempt still runs'; fi; echo rested"))
+        await api.deploy("sleepy", mode="async", script=sleepy(pids))
         job = await (await api.request("POST", "/v1/functions/sleepy/invocations")).json()
         await wait_status(api, job["id"], "running", timeout=30)
         await until(pids.exists, what="the first attempt starting its function")
@@ -90,10 +93,7 @@ async def test_a_worker_never_takes_over_a_job_while_its_dead_worker_s_function_
     workers = [subprocess.Popen(command, env=env, start_new_session=True) for _ in range(2)]
     try:
         pids = settings.data_dir / "attempt-pids"
-        await api.deploy("sleepy", mode="async", script=(
-            f"if [ ! -e {pids} ]; then echo $$ > {pids}; sleep 60; fi; p=$(cat {pids}); "
-            "if [ -e /proc/$p ] && ! grep -q ') Z ' /proc/$p/stat; then "
-            "echo 'the first attempt still runs'; fi; echo rested"))
+        await api.deploy("sleepy", mode="async", script=sleepy(pids))
         job = await (await api.request("POST", "/v1/functions/sleepy/invocations")).json()
         await until(pids.exists, what="the first attempt starting its function")
         store = JobStore(settings.database_url)
