@@ -214,7 +214,8 @@ def main() -> None:
     require_rabbitmq()
     directory = Path(tempfile.mkdtemp(prefix="sluice-faults-", dir="/var/tmp"))
     bench = Bench(args, directory)
-    reports = []
+    reports: list[Report] = []
+    finished = False
     try:
         for store in stores:
             for scenario in chosen:
@@ -222,9 +223,14 @@ def main() -> None:
                 print(report if not report.clean else f"{report.scenario}: clean",
                       file=sys.stderr, flush=True)
                 reports.append(report)
+        finished = True
     finally:
         bench.close()
-        shutil.rmtree(directory, ignore_errors=True)
+        if finished and all(report.clean for report in reports):
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            print(f"bench: the runs' records and the processes' logs are in {directory}",
+                  file=sys.stderr)
     print_table(reports)
     for report in reports:
         if "RabbitMQ" in report.scenario:

@@ -4,13 +4,14 @@ machine's node is never restarted."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from broker.setup import rabbitmq_reachable
-from sluice.ports import free_port_block
+from sluice.ports import free_port_block, in_use
 
 
 class OwnRabbitMQ:
@@ -19,7 +20,7 @@ class OwnRabbitMQ:
     listener away and bring it back, as a broker restart does."""
 
     def __init__(self, directory: Path):
-        self.directory, self.port = directory, free_port_block(1)
+        self.directory, self.port = directory, listener_port()
         self.node = f"sluice-test-{self.port}@localhost"
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
         (directory / "rabbitmq.conf").write_text(
@@ -81,3 +82,16 @@ class OwnRabbitMQ:
     def stop(self) -> None:
         subprocess.run(["rabbitmqctl", "-n", self.node, "stop"], env=self.env,
                        capture_output=True, timeout=120, cwd=self.directory)
+
+
+def listener_port() -> int:
+    """A free port below the kernel's range of ephemeral ports. While the node is stopped,
+    a client connecting to its port from 127.0.0.1 can be given that very port as its own
+    source port (a TCP self-connect), which then keeps the node from listening again."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(10000, max(10001, low))
+        if not in_use(port):
+            return port
+    raise RuntimeError(f"no free port between 10000 and {low}")
+
