@@ -96,7 +96,8 @@ class Fleet:
 
 
 def fleet_env(*, data_dir: Path, database_url: str, broker_url: str, queue: str,
-              s3: S3Settings, admin_token: str, port: int, work_dir: Path, **extra: str) -> dict[str, str]:
+              s3: S3Settings, admin_token: str, port: int, work_dir: Path,
+              **extra: str) -> dict[str, str]:
     """The environment of a fleet's processes: functions run unconfined (see
     `bench.audit`), with `extra` SLUICE_* settings over the defaults."""
     return dict(os.environ, SLUICE_DATA_DIR=str(data_dir), SLUICE_DATABASE_URL=database_url,
