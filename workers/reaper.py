@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-# The workers of one user of the host: only they may make, take or remove the lock files.
-OWNERS = Path(tempfile.gettempdir()) / f"sluice-owners-{os.geteuid()}"
 GONE_SECONDS = 10.0
 STALE_SECONDS = 60.0
 
@@ -58,8 +56,15 @@ while groups and left() and time.monotonic() < deadline:
 """
 
 
+def owners_dir() -> Path:
+    """The lock files of the workers of one user of the host: only they may make, take or
+    remove them. Found when needed: a pod's staging containers, which import this, may
+    have no writable temporary directory at all."""
+    return Path(tempfile.gettempdir()) / f"sluice-owners-{os.geteuid()}"
+
+
 def lock_path(owner: str) -> Path:
-    return OWNERS / f"{owner.rpartition('/')[2]}.lock"
+    return owners_dir() / f"{owner.rpartition('/')[2]}.lock"
 
 
 class Reaper:
@@ -134,16 +139,17 @@ def _open_lock(path: Path) -> int:
 
 def _make_owners_dir() -> None:
     """This user's directory of lock files, private; refused if someone else made it."""
-    OWNERS.mkdir(mode=0o700, exist_ok=True)
-    info = os.lstat(OWNERS)
+    owners = owners_dir()
+    owners.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(owners)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        raise OSError(f"{OWNERS} is not a private directory of this user's")
+        raise OSError(f"{owners} is not a private directory of this user's")
 
 
 def remove_stale_locks() -> None:
     """The lock files of workers, and reapers, that are gone (not those just made, which
     their worker may not have locked yet)."""
-    for path in OWNERS.glob("*.lock"):
+    for path in owners_dir().glob("*.lock"):
         try:
             fd = _open_lock(path)
         except OSError:
