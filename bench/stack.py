@@ -3,6 +3,7 @@ ports, against the machine's RabbitMQ, with its queues deleted afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -109,14 +110,42 @@ class Stack:
 
 
 def kill_group(process: subprocess.Popen, ports: list[int], timeout: float = 30) -> None:
-    """SIGKILL `process`'s process group, then wait until none of `ports` is taken."""
+    """SIGKILL `process`'s process group, then wait until none of `ports` is taken. Its
+    SeaweedFS, in a session of its own, is stopped by its parent's death (SIGTERM); one that
+    is still stopping after `timeout` (its master once hung so) is killed too."""
+    children = _children(process.pid)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    if _until_free(ports, timeout):
+        return
+    for pid, argv in children:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == argv:  # not a pid used again
+                os.kill(pid, signal.SIGKILL)
+    if not _until_free(ports, 10):
+        raise RuntimeError(f"ports {ports} still taken after the kill")
+
+
+def _until_free(ports: list[int], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while any(in_use(port) for port in ports):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"ports {ports} still taken {timeout:.0f} s after the kill")
+            return False
         time.sleep(0.1)
+    return True
+
+
+def _children(pid: int) -> list[tuple[int, bytes]]:
+    """The processes whose parent is `pid`, with their command lines."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and \
+                    int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append((int(entry.name), (entry / "cmdline").read_bytes()))
+        except OSError:
+            continue
+    return found
 
 
 def embedded_s3(data_dir: Path, port: int) -> S3Settings:
