@@ -112,6 +112,10 @@ class ProcessSettings:
     max_file_size: int = 16 * 1024**3
 
 
+# How long a stopping worker's interrupted attempts have to record themselves.
+INTERRUPT_SECONDS = 30.0
+
+
 @dataclasses.dataclass(frozen=True)
 class WorkerSettings:
     threads: int = 8
@@ -123,6 +127,7 @@ class WorkerSettings:
     container_host: str | None = None
     pull_policy: str = "if-not-present"
     shutdown_seconds: float = 30.0
+    """How long a stopping worker lets its running jobs finish before it interrupts them."""
     retention_seconds: float = 30 * 86400.0
     """How long ended jobs are kept, for functions that do not say (`retention`)."""
     janitor_interval_seconds: float = 600.0
@@ -132,6 +137,12 @@ class WorkerSettings:
     retry: RetrySettings = dataclasses.field(default_factory=RetrySettings)
     callback: CallbackSettings = dataclasses.field(default_factory=CallbackSettings)
     kubernetes: KubernetesSettings = dataclasses.field(default_factory=KubernetesSettings)
+
+    @property
+    def stop_seconds(self) -> float:
+        """How long a worker may take to stop: its jobs' grace period, then the time its
+        interrupted attempts have to record themselves and queue their jobs again."""
+        return self.shutdown_seconds + INTERRUPT_SECONDS
 
 
 @dataclasses.dataclass(frozen=True)

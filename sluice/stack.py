@@ -20,7 +20,6 @@ from pathlib import Path
 from core import config
 from core.errors import Invalid, Unavailable
 from core.settings import Settings
-from workers.worker import INTERRUPT_SECONDS
 from sluice.children import spawn
 from sluice.ports import in_use
 from sluice.servers import StopSignals, configure_logging
@@ -88,7 +87,7 @@ def up(args) -> int:
         return _supervise(gateway, workers, env)
     finally:
         _stop([*workers, gateway] if gateway else workers,
-              settings.worker.shutdown_seconds + INTERRUPT_SECONDS + 5)
+              settings.worker.stop_seconds + 5)
         if seaweed:
             seaweed.stop()
         print("sluice: stopped", file=sys.stderr)

@@ -88,11 +88,9 @@ class Leases(Recurring):
         lapsed, or, on this host, its worker and that worker's reaper are gone."""
         if heartbeat_at is None or now - heartbeat_at > self.lease or not owner:
             return True
-        host, _, rest = owner.partition("/")
-        pid_text, _, _nonce = rest.partition("/")
-        if host != HOST or not pid_text.isdigit():
+        pid = _local_pid(owner)
+        if pid is None:
             return False
-        pid = int(pid_text)
         if pid == os.getpid():
             return True
         taken = lock_taken(owner)
@@ -101,10 +99,8 @@ class Leases(Recurring):
     def owner_is_ending(self, owner: str | None) -> bool:
         """Whether `owner` is a worker of this host that has died while its reaper still
         kills what its functions left: its jobs can be taken over in a moment."""
-        host, _, rest = (owner or "").partition("/")
-        pid_text = rest.partition("/")[0]
-        return host == HOST and pid_text.isdigit() and not alive(int(pid_text)) \
-            and lock_taken(owner) is True
+        pid = _local_pid(owner)
+        return pid is not None and not alive(pid) and lock_taken(owner) is True
 
     def renew(self) -> None:
         """One round of heartbeats for the claimed jobs of this process."""
@@ -123,3 +119,10 @@ class Leases(Recurring):
                 log.warning("heartbeat for job %s failed: %s", job_id, exc.detail)
             except Exception:
                 log.exception("heartbeat for job %s failed", job_id)
+
+
+def _local_pid(owner: str | None) -> int | None:
+    """The pid of worker `owner` (`host/pid/nonce`, see `new_owner`) if it is of this host."""
+    host, _, rest = (owner or "").partition("/")
+    pid_text = rest.partition("/")[0]
+    return int(pid_text) if host == HOST and pid_text.isdigit() else None

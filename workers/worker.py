@@ -16,7 +16,7 @@ from broker.publishing import function_queue
 from core.blobs import Blobs
 from core.objects import ObjectStore
 from core.periodic import Periodic
-from core.settings import Settings, WorkerSettings
+from core.settings import INTERRUPT_SECONDS, Settings, WorkerSettings
 from jobs.context import JobContext
 from jobs.retention import Janitor
 from workers.actors import declare_actors
@@ -34,8 +34,6 @@ from workers.workdir import remove_stale_workdirs
 
 log = logging.getLogger(__name__)
 DISCOVERY_SECONDS = 0.5
-# How long interrupted attempts have to record themselves and queue their jobs again.
-INTERRUPT_SECONDS = 30
 
 
 def _keep_private(data_dir: Path) -> None:
