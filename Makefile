@@ -23,7 +23,8 @@ up: install
 test: install
 	@scripts/ensure-services.sh --for-tests
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not faults"
+	$(BIN)/pytest -q -m faults
 
 clean:
 	rm -rf $(VENV) .sluice
