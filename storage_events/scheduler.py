@@ -37,17 +37,17 @@ class Scheduler:
             self.stopping.wait(self._round())
 
     def _round(self) -> float:
-        """Fire what is due; the seconds to wait before the next round."""
-        now = self.clock()
+        """Fire what is due; the seconds to wait before the next round. Never raises: the
+        scheduler outlives whatever failed (the store out of reach, say)."""
         try:
+            now = self.clock()
             _, next_due = self.schedules.fire_due(now)
+            self.looked_at = now
+            if next_due is None:
+                return LOOK_SECONDS
+            return min(LOOK_SECONDS, max(0.0, next_due - self.clock()))
         except SluiceError as exc:
             log.warning("schedules not fired: %s", exc.detail)
-            return LOOK_SECONDS
         except Exception:
             log.exception("schedules not fired")
-            return LOOK_SECONDS
-        self.looked_at = now
-        if next_due is None:
-            return LOOK_SECONDS
-        return min(LOOK_SECONDS, max(0.0, next_due - self.clock()))
+        return LOOK_SECONDS
