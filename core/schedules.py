@@ -23,6 +23,8 @@ from core.times import rfc3339
 Bad = Callable[[str, str], None]
 MAX_TEXT = 200
 MAX_COUNT = 9999
+# 9999 months on from a start before then is still a date Python can hold.
+LAST_YEAR = 9000
 UTC = datetime.UTC
 # Abaco's units (actors/controllers.py, `r.fixed[2] in [...]`), singular and plural.
 UNITS = {"hour": datetime.timedelta(hours=1), "day": datetime.timedelta(days=1),
@@ -148,6 +150,9 @@ def _every(text: str, start_text: str, count_text: str, unit_text: str) -> Every
     if start is None:
         raise ScheduleError(f"the starting date {start_text!r} is not in the format "
                             "yyyy-mm-dd hh (UTC), nor now")
+    if start.year >= LAST_YEAR:
+        raise ScheduleError(f"the starting date {start_text!r} must be before {LAST_YEAR}, "
+                            "so that its ticks stay within the calendar")
     return Every(text, start, int(count_text), unit)
 
 

@@ -9,7 +9,7 @@ import datetime
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import Invalid
@@ -242,6 +242,7 @@ def test_missed_abaco_ticks_come_to_one_and_the_series_keeps_its_times(
     ("now + 0 hours", "'0' is not a whole number of hours from 1 to 9999"),
     ("now + -1 hours", "'-1' is not a whole number"),
     ("now + 10000 days", "from 1 to 9999"),
+    ("9000-01-01 00 + 1 day", "must be before 9000"),
     ("now + 1  hour", "' hour' is an invalid unit of time"),
     ("now + 1 Hours", "'Hours' is an invalid unit"),
     ("now + 1 hour + 1 day", "'hour + 1 day' is an invalid unit"),
@@ -260,6 +261,40 @@ def test_a_start_before_the_current_hour_is_old_and_the_current_hour_is_not():
     with pytest.raises(ScheduleError, match="the starting datetime 2026-12-01T13:00:00.000Z "
                                             "is old"):
         parse_schedule("2026-12-01 13 + 1 hour").check_start(now)
+
+
+ALMOST = st.one_of(
+    st.text(max_size=40),
+    st.lists(st.sampled_from(["*", "0", "7", "59", "60", "*/0", "1-5", "5-1", "jan", "sun",
+                              "L", ",", "/", "-", "#", "?", " ", "\t", "١"]),
+             max_size=12).map("".join),
+    st.tuples(st.sampled_from(["now", "Now", "NOW", "2027-01-31 10", "0001-01-01 00",
+                               "9999-12-31 23", "2027-02-29 00", ""]),
+              st.sampled_from([" + ", "+", " +  "]),
+              st.sampled_from(["1", "0", "9999", "10000", "-1", "٣", "1.5", ""]),
+              st.sampled_from([" hour", " months", " weeks", " fortnight", "", "  day"]))
+    .map("".join))
+
+
+@settings(max_examples=300, deadline=None)
+@given(ALMOST, MOMENTS)
+@example("8999-12-31 23 + 9999 months", at(2026, 12, 1))
+@example("9999-12-31 23 + 1 month", at(2026, 12, 1))
+def test_any_text_is_read_or_refused_and_never_breaks_what_reads_it(text, now):
+    """What a deploy, the API and the scheduler do with a schedule, for whatever was sent."""
+    try:
+        schedule = parse_schedule(text)
+    except ScheduleError as exc:
+        assert str(exc)
+        return
+    try:
+        schedule.check_start(now)
+    except ScheduleError as exc:
+        assert "is old" in str(exc)
+    first = schedule.first_fire(now)
+    assert rfc3339(first)
+    fire, following = schedule.catch_up(first, max(first, now))
+    assert fire is not None and fire <= max(first, now) < following
 
 
 # -- in a function spec ------------------------------------------------------------------
