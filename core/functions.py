@@ -14,6 +14,7 @@ from core.callbacks import Callback, parse_callback
 from core.errors import Invalid
 from core.placement import Placement, parse_placement
 from core.retries import RetryPolicy, parse_retry
+from core.schedules import Schedule, parse_schedule_fields
 from core.triggers import InputSpec, OutputSpec, overlaps, parse_inputs, parse_output
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -25,7 +26,7 @@ RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", 
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
           "description", "retries", "retry_backoff", "retry_on", "on_failure", "max_queued",
-          "retention", "concurrency", "callback")
+          "retention", "concurrency", "callback", "schedule", "schedule_enabled")
 MAX_GUARD_DEPTH = 100
 MAX_QUEUED = 10_000_000
 MAX_CONCURRENCY = 100_000
@@ -66,6 +67,12 @@ class Function:
     `SLUICE_RETENTION`)."""
     callback: Callback | None = None
     """Where the record of each of its jobs is POSTed when the job ends."""
+    schedule: Schedule | None = None
+    schedule_enabled: bool = True
+    """False keeps the schedule without firing it."""
+    next_fire: float | None = None
+    """When its schedule fires next, as the job store had it when read (not part of the
+    spec: None until a reader asks the store)."""
     token: str = dataclasses.field(default="", repr=False)
     revision: int = 1
 
@@ -110,6 +117,8 @@ class Function:
             spec["retention"] = self.retention
         if self.callback:
             spec["callback"] = self.callback.to_spec()
+        if self.schedule:
+            spec.update(schedule=self.schedule.text, schedule_enabled=self.schedule_enabled)
         return spec | self.retry.to_spec()
 
     def resolved(self, bucket: str, path: str = "") -> Function:
@@ -151,6 +160,7 @@ class Function:
                   "max_queued": _count(spec, "max_queued", MAX_QUEUED, bad),
                   "concurrency": _count(spec, "concurrency", MAX_CONCURRENCY, bad),
                   "callback": parse_callback(spec.get("callback"), bad),
+                  **parse_schedule_fields(spec, bad),
                   "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)

@@ -43,3 +43,6 @@ JOBS_REPUBLISHED = Counter(
 CALLBACKS = Counter(
     "sluice_callbacks_total", "Callback POSTs by what became of them: delivered, retried "
     "(refused, to be tried again), failed (given up)", ["outcome"])
+SCHEDULE_FIRES = Counter(
+    "sluice_schedule_fires_total", "Schedule ticks by function and what became of them: "
+    "fired (a job), duplicate (another listener had fired the tick)", ["function", "outcome"])

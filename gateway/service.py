@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -55,6 +56,7 @@ class Service:
         self.context, self.pool, self.waiters = context, pool, waiters
         self.settings = context.settings
         self.store, self.objects, self.catalog = context.store, context.objects, context.catalog
+        self.schedules = context.schedules
         self.follower = LogFollower(self.store, context.blobs, waiters, self._run,
                                     stopping_grace=self.settings.worker.lease_seconds)
 
@@ -81,17 +83,21 @@ class Service:
         many = len(functions) > 1
         for fn in functions:
             runnable.check_deployable(fn, self.settings, f"functions.{fn.name}." if many else "")
-        return [await self._run(self._deploy, fn, replace=False) for fn in functions]
+        await self._run(self.schedules.refuse_past, functions, time.time(), many=many)
+        deployed = [await self._run(self._deploy, fn, replace=False) for fn in functions]
+        return await self._run(self.schedules.with_next_fire, deployed)
 
     async def put_function(self, caller: Caller, name: str, spec: Any) -> tuple[Function, bool]:
         """Create or replace; returns the function and whether it was created."""
         caller.require_admin()
         fn = Function.from_spec(spec, name=name).resolved(self.settings.s3.bucket)
         runnable.check_deployable(fn, self.settings)
+        await self._run(self.schedules.refuse_past, [fn], time.time(), many=False)
         try:
-            return await self._run(self._deploy, fn, replace=True), False
+            fn, created = await self._run(self._deploy, fn, replace=True), False
         except NotFound:
-            return await self._run(self._deploy, fn, replace=False), True
+            fn, created = await self._run(self._deploy, fn, replace=False), True
+        return (await self._run(self.schedules.with_next_fire, [fn]))[0], created
 
     def _deploy(self, fn: Function, *, replace: bool) -> Function:
         """Store a resolved function, creating its buckets and folders first."""
@@ -108,7 +114,7 @@ class Service:
     async def get_function(self, caller: Caller, name: str) -> Function:
         fn = await self._run(self.catalog.get, name, fresh=True)
         caller.require_function(fn)
-        return fn
+        return (await self._run(self.schedules.with_next_fire, [fn]))[0]
 
     async def callback_secret(self, caller: Caller, name: str) -> str:
         """The key that signs the function's callbacks: for its owner (the admin, or
@@ -117,7 +123,7 @@ class Service:
 
     async def list_functions(self, caller: Caller) -> list[Function]:
         caller.require_admin()
-        return await self._run(self.catalog.all, fresh=True)
+        return await self._run(lambda: self.schedules.with_next_fire(self.catalog.all(fresh=True)))
 
     async def delete_function(self, caller: Caller, name: str) -> None:
         caller.require_admin()

@@ -16,6 +16,7 @@ from jobs.finishing import Finisher
 from jobs.redriving import Redriver
 from jobs.routing import EventRouter
 from jobs.scanning import Scanner
+from jobs.scheduling import Schedules
 from jobs.submission import JobSubmitter
 
 
@@ -32,6 +33,7 @@ class JobContext:
     scanner: Scanner
     finisher: Finisher
     redriver: Redriver
+    schedules: Schedules
     events: Events
 
     @classmethod
@@ -50,7 +52,8 @@ class JobContext:
                    catalog=catalog, publisher=publisher, submitter=submitter, router=router,
                    scanner=Scanner(router, objects, store),
                    finisher=Finisher(store, events, catalog, submitter),
-                   redriver=Redriver(store, catalog, submitter), events=events)
+                   redriver=Redriver(store, catalog, submitter),
+                   schedules=Schedules(store, catalog, submitter), events=events)
 
     def prepare(self) -> None:
         """Bring the store's schema up to date and make the system bucket: each process

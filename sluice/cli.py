@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
@@ -11,9 +10,10 @@ from pathlib import Path
 import yaml
 
 from core.errors import SluiceError
-from core.times import parse_rfc3339
-from sluice import jobs_cli, objects_cli
+from sluice import jobs_cli, objects_cli, schedules_cli
 from sluice.client import Client, ClientError
+from sluice.display import local_time as _local_time
+from sluice.display import table as _table
 
 TERMINAL = {"succeeded", "failed", "cancelled", "dismissed"}
 
@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     p = command("deploy", deploy, "create or update the functions in a YAML or JSON file")
     p.add_argument("-f", "--file", required=True, type=Path)
     command("functions", functions, "list functions")
+    command("schedule", _with_client(schedules_cli.schedule),
+            "list the scheduled functions and when each fires next")
     p = command("function", function, "show a function")
     p.add_argument("name")
     p.add_argument("--callback-secret", action="store_true",
@@ -227,7 +229,11 @@ def function(args) -> None:
         print(json.dumps(answer) if args.json else answer["secret"])
         return
     fn = _client(args).json("GET", f"/v1/functions/{args.name}")
-    print(json.dumps(fn, indent=2) if args.json else yaml.safe_dump(fn, sort_keys=False).rstrip())
+    if args.json:
+        print(json.dumps(fn, indent=2))
+        return
+    fn["next_fire"] = _local_time(fn.get("next_fire"))
+    print(yaml.safe_dump(fn, sort_keys=False).rstrip())
 
 
 def _runs(fn: dict) -> str:
@@ -355,21 +361,6 @@ def logs(args) -> int | None:
     response = _client(args).request("GET", f"/v1/jobs/{args.id}/logs", query=query)
     sys.stdout.buffer.write(response.body)
     sys.stdout.flush()
-
-
-def _table(rows, header) -> None:
-    rows = [header] + [tuple("-" if v is None else str(v) for v in row) for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
-
-
-def _local_time(text: str | None) -> str | None:
-    """An API time (RFC 3339, UTC) as this machine's local time."""
-    if text is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(parse_rfc3339(text))
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _seconds(value) -> str | None:

@@ -1,9 +1,11 @@
 """A listener process (`sluice listener`): routes object events from every queued source
-to jobs, and runs the reconciliation scans."""
+to jobs, runs the reconciliation scans and fires the schedules."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from broker.events import Events, QueueConsumer
@@ -13,16 +15,18 @@ from core.objects import ObjectStore
 from core.settings import Settings
 from jobs.context import JobContext
 from storage_events.reconciling import Reconciler
+from storage_events.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
 
 class Listener:
     def __init__(self, settings: Settings, broker: Broker, events: Events, *,
-                 objects: ObjectStore | None = None):
+                 objects: ObjectStore | None = None, clock: Callable[[], float] = time.time):
         self.settings, self.events = settings, events
         self.context = JobContext.build(settings, broker=broker, events=events, objects=objects)
         self.reconciler = Reconciler(self.context.catalog, self.context.scanner)
+        self.scheduler = Scheduler(self.context.schedules, clock)
         self._stops = []
 
     def start(self) -> None:
@@ -33,6 +37,7 @@ class Listener:
             consumer.start()
             self._stops.append(consumer.stop)
         self.reconciler.start()
+        self.scheduler.start()
         log.info("listener started")
 
     def route(self, event: ObjectEvent) -> None:
@@ -60,4 +65,5 @@ class Listener:
         for stop in reversed(self._stops):
             stop()
         self.reconciler.stop()
+        self.scheduler.stop()
         self.context.close()

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from core.errors import Conflict, NotFound
 from core.functions import Function
+from core.store import schedulerows
 from core.store.database import Database
 from core.store.schema import function_revisions, functions
 
@@ -43,6 +44,7 @@ class FunctionRows:
     """The functions' part of the job store (`JobStore` is one)."""
 
     db: Database
+    _dialect: Any
 
     def create_function(self, fn: Function, now: float | None = None) -> StoredFunction:
         """Store a new function; its first revision continues the numbers of any earlier
@@ -78,10 +80,11 @@ class FunctionRows:
             raise NotFound(f"function {fn.name!r} does not exist")
         return StoredFunction(fn.name, row.revision, fn.to_spec(), row.token)
 
-    @staticmethod
-    def _add_revision(connection, fn: Function, revision: int, now: float) -> None:
+    def _add_revision(self, connection, fn: Function, revision: int, now: float) -> None:
+        """The revision's spec, and its schedule's next fire time, in one transaction."""
         connection.execute(function_revisions.insert().values(
             name=fn.name, revision=revision, spec=fn.to_spec(), created_at=now))
+        schedulerows.place(connection, self._dialect, fn, now)
 
     def get_function(self, name: str) -> StoredFunction:
         row = self.db.read(lambda c: c.execute(_GET_FUNCTION, {"w_name": name}).first())
@@ -109,8 +112,11 @@ class FunctionRows:
         return row[0], row[1] or 0.0
 
     def delete_function(self, name: str) -> None:
-        """Its revisions stay: jobs still queued on them run as they were invoked."""
-        deleted = self.db.write(
-            lambda c: c.execute(functions.delete().where(functions.c.name == name)).rowcount)
+        """Its revisions stay: jobs still queued on them run as they were invoked. Its
+        schedule goes with it."""
+        def delete(c) -> int:
+            schedulerows.delete(c, name)
+            return c.execute(functions.delete().where(functions.c.name == name)).rowcount
+        deleted = self.db.write(delete)
         if deleted == 0:
             raise NotFound(f"function {name!r} does not exist")

@@ -24,6 +24,17 @@ function_revisions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+# Each scheduled function's next fire time, advanced by compare-and-set by whichever
+# listener fires it; `schedule` is the text it was computed for (a deploy that changes it
+# computes it again, one that keeps it keeps the time).
+schedules = sa.Table(
+    "schedules", metadata,
+    sa.Column("function", sa.String(63), primary_key=True),
+    sa.Column("schedule", sa.String(255), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("next_fire", sa.Float, nullable=False),
+)
+
 jobs = sa.Table(
     "jobs", metadata,
     sa.Column("id", sa.String(26), primary_key=True),

@@ -1,12 +1,13 @@
 """The JSON Schemas of what the API reads and answers, built from the models' own names,
 patterns, bounds and enumerations (`core.functions`, `core.jobs`, `core.quantities`,
-`core.keys`, `core.oscar`), so that a change there changes the document."""
+`core.keys`, `core.oscar`, `core.schedules`), so that a change there changes the
+document."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core import callbacks, functions, keys, oscar, quantities, retries
+from core import callbacks, functions, keys, oscar, quantities, retries, schedules
 from core.errors import SluiceError
 from core.ids import JOB_ID_PATTERN
 from core.jobs import JobStatus, Reason, Trigger
@@ -107,6 +108,13 @@ def _function_spec_properties() -> dict[str, Any]:
             required=("url",))], "description": "Where the record of each of its jobs is "
             "POSTed, signed, when the job ends: a URL, or {url, on: [endings]} (default: "
             "every ending)."},
+        "schedule": {"type": "string", "minLength": 1, "maxLength": schedules.MAX_TEXT,
+                     "examples": ["*/15 8-18 * * mon-fri", "now + 6 hours"],
+                     "description": "When it runs by the clock, in UTC: a cron expression "
+                     "(minute hour day-of-month month day-of-week), or Abaco's 'yyyy-mm-dd hh "
+                     "+ N unit' or 'now + N unit' (unit: hour, day, week or month)."},
+        "schedule_enabled": {"type": "boolean", "default": True, "description":
+                             "false keeps the schedule without firing it."},
     }
     return properties
 
@@ -122,7 +130,9 @@ def _function() -> dict[str, Any]:
                  "token": {"type": "string", "description":
                            "The function's token (only for the admin)."},
                  "callback_secret": {"type": "string", "description": "The key that signs "
-                                     "its callbacks (only for the admin)."}},
+                                     "its callbacks (only for the admin)."},
+                 "next_fire": {**TIME, "description": "When its schedule fires next (null "
+                               "without one, or while it is not enabled)."}},
                 required=("name", "revision"),
                 description="A function as registered: its spec, with what the conventions "
                             "filled in, and its revision.")

@@ -9,6 +9,7 @@ from aiohttp import web
 from core import callbacks
 from core.functions import Function
 from core.jobs import Job, JobStatus
+from core.times import rfc3339
 from gateway import log_stream, responses
 from gateway.auth import caller
 from gateway.following import Position
@@ -39,7 +40,7 @@ def _json(data, status: int = 200, headers: dict | None = None) -> web.Response:
 
 
 def _function(fn: Function, *, with_token: bool) -> dict:
-    body = {**fn.to_spec(), "revision": fn.revision}
+    body = {**fn.to_spec(), "revision": fn.revision, "next_fire": rfc3339(fn.next_fire)}
     if with_token:
         body["token"] = fn.token
         body["callback_secret"] = callbacks.secret(fn.token)
