@@ -190,8 +190,8 @@ def test_the_launcher_refuses_to_run_outside_a_pid_namespace_of_its_own(tmp_path
     the functions' user, so that even a launcher that did not refuse could harm nothing."""
     uid = run_as_uid()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    config = {"workdir": str(tmp_path), "user": None, "limits": {},
-              "worker_namespace": os.readlink("/proc/self/ns/pid")}
+    config = {"workdir": str(tmp_path), "user": None, "limits": {}, "subreaper": False,
+              "parent": os.getpid(), "worker_namespace": os.readlink("/proc/self/ns/pid")}
     with ours, theirs:
         ended = subprocess.run(
             [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
