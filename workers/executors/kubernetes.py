@@ -61,6 +61,8 @@ class KubernetesExecutor:
         for earlier in range(1, job.attempts):
             self.api.delete_job(job_name(job.id, earlier))
         self.objects.ensure_bucket(fn.output.bucket)
+        # The uploader writes its result there.
+        self.blobs.ready()
         input_bucket, input_key = job.source_bucket, job.source_key
         if input_key is None and job.input_ref:
             input_bucket, input_key = self.blobs.in_object_store(job.input_ref)
