@@ -1,6 +1,7 @@
 # One image for every role: the gateway, workers, the storage-event listener, and the
-# stage-in and stage-out containers of the Kubernetes executor's Jobs. The role is the
-# command: `sluice gateway` (default), `sluice worker`, `sluice listener`, `sluice stage-in`.
+# stage-in, stdout and stage-out containers of the Kubernetes executor's Jobs. The role is the
+# command: `sluice gateway` (default), `sluice worker`, `sluice listener`, `sluice stage-in`,
+# `sluice follow-stdout`.
 #
 #   docker build -t sluice:0.1.0 .         (or podman build)
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm

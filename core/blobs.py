@@ -27,7 +27,14 @@ class Blobs:
         self._write(ref, data)
         return ref, {}
 
+    def ready(self) -> None:
+        """Make the system bucket unless this process has; `Unavailable` while the object
+        store is out of reach. Checked before each write, since a process may start before
+        the object store does (once made, checking costs nothing)."""
+        self.objects.ensure_bucket(self.bucket)
+
     def _write(self, ref: str, data: bytes) -> None:
+        self.ready()
         self.objects.put_bytes(*_object(ref), data)
 
     def get(self, ref: str) -> bytes:
@@ -41,6 +48,7 @@ class Blobs:
         if not ref.startswith("db:"):
             return _object(ref)
         key = ref.removeprefix("db:")
+        self.ready()
         self.objects.put_bytes(self.bucket, key, self.store.get_blob(key))
         return self.bucket, key
 

@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--dir", help="the pod's shared directory (default $SLUICE_DIR or "
                                      "/sluice)")
         p.set_defaults(step=step)
+    p = command("follow-stdout", servers.follow_stdout, "print a Kubernetes Job's function's "
+                "stdout as it comes (the pod's stdout sidecar)")
+    p.add_argument("--dir", help="the pod's shared directory (default $SLUICE_DIR or /sluice)")
 
     p = command("deploy", deploy, "create or update the functions in a YAML or JSON file")
     p.add_argument("-f", "--file", required=True, type=Path)

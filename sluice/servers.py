@@ -152,3 +152,15 @@ def staging(args) -> int:
         log.error("staging failed: %s", exc.detail)
         return 1
     return 0
+
+
+def follow_stdout(args) -> int:
+    """`sluice follow-stdout`: the stdout sidecar of a Kubernetes Job's pod. It logs nothing:
+    everything it prints is the function's stdout."""
+    import sys
+    from pathlib import Path
+
+    from workers import pod_staging
+    root = Path(args.dir or os.environ.get("SLUICE_DIR") or pod_staging.ROOT)
+    pod_staging.follow_stdout(sys.stdout.buffer, root)
+    return 0

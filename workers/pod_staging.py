@@ -1,12 +1,14 @@
 """The staging protocol inside a Kubernetes Job's pod, which shares one `emptyDir` mounted at
-`/sluice` between three containers:
+`/sluice` between four containers:
 
 1. `stage-in` (init container, the Sluice image) downloads the input, copies `WRAPPER` in,
    and makes the pipe `.alive`;
-2. `function` (the function's image) runs the command through the wrapper, which holds
+2. `stdout` (a native sidecar, the Sluice image) writes the file `stdout` to its own stdout
+   as it grows, so that its container log is the function's stdout as it is printed;
+3. `function` (the function's image) runs the command through the wrapper, which holds
    `.alive` open while it lives, writes the command's stdout to `stdout` and its exit code
    to `exit-code`; stderr stays the container's log;
-3. `stage-out` (the Sluice image) reads `.alive` to its end, which comes when the wrapper
+4. `stage-out` (the Sluice image) reads `.alive` to its end, which comes when the wrapper
    exits or its container is killed (out of memory, say), uploads the outputs and stdout,
    and writes the result document that the worker reads.
 
@@ -18,9 +20,10 @@ import dataclasses
 import json
 import os
 import select
+import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from core.errors import Invalid
 from core.jobs import OutputObject
@@ -131,6 +134,30 @@ def wait_for_function(root: Path = ROOT, poll: float = 0.05) -> int | None:
         return int(exit_code.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
+
+
+def follow_stdout(out: BinaryIO, root: Path = ROOT, poll: float = 0.2) -> None:
+    """The sidecar's work: copy the function's stdout file to `out` as it grows, until
+    SIGTERM, which the kubelet sends once the function and the uploader have ended; what is
+    left is copied before it returns. It never ends by itself: a sidecar that exits is
+    started again, and would copy the file from its start once more."""
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda number, _: stopping.append(number))
+    path, file = Workdir.at(root).stdout, None
+    try:
+        while True:
+            stop = bool(stopping)
+            if file is None and path.exists():
+                file = open(path, "rb")
+            while file is not None and (data := file.read(64 * 1024)):
+                out.write(data)
+                out.flush()
+            if stop:
+                return
+            time.sleep(poll)
+    finally:
+        if file is not None:
+            file.close()
 
 
 @dataclasses.dataclass(frozen=True)

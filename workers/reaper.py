@@ -1,6 +1,8 @@
 """Nothing a worker's functions started outlives the worker. A small process of its own, the
-reaper, is told every process group the worker starts a function in; when the worker dies
-(its end of the reaper's pipe closes, whatever killed it), the reaper kills those groups,
+reaper, is told every process group the worker starts a function in, or an unconfined
+launcher (`workers.executors.standing`) in; when the worker dies (its end of the reaper's
+pipe closes, whatever killed it), the reaper asks each group's first process to end
+(SIGTERM: a launcher then kills everything below it), kills what is left of the groups,
 waits until no process of them is left and only then exits.
 
 Until it has exited, the worker's lock file on this host stays locked (the reaper holds it
@@ -23,9 +25,11 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 GONE_SECONDS = 10.0
+# How long a launcher, asked to end, has to kill what it started.
+TERM_SECONDS = 5.0
 STALE_SECONDS = 60.0
 
-# Reads "+PGID" and "-PGID" lines until end of file, then kills what is still listed.
+# Reads "+PGID" and "-PGID" lines until end of file, then ends what is still listed.
 _REAPER = f"""
 import os, signal, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -33,11 +37,13 @@ signal.signal(signal.SIGTERM, signal.SIG_IGN)
 groups = set()
 for line in sys.stdin:
     (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
-for group in groups:
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except OSError:
-        pass
+
+def signal_all(kill, number):
+    for group in groups:
+        try:
+            kill(group, number)
+        except OSError:
+            pass
 
 def left():
     for entry in os.listdir("/proc"):
@@ -50,9 +56,15 @@ def left():
             return True
     return False
 
-deadline = time.monotonic() + {GONE_SECONDS}
-while groups and left() and time.monotonic() < deadline:
-    time.sleep(0.02)
+def wait(seconds):
+    deadline = time.monotonic() + seconds
+    while groups and left() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+signal_all(os.kill, signal.SIGTERM)
+wait({TERM_SECONDS})
+signal_all(os.killpg, signal.SIGKILL)
+wait({GONE_SECONDS})
 """
 
 

@@ -41,22 +41,26 @@ def run(kubelet, attempts):
     return run
 
 
-def test_what_the_function_prints_on_stderr_is_copied_out_as_it_runs(kubelet, attempts):
-    """For the log shipper; its stdout stays in the pod until the uploader keeps it."""
+def test_what_the_function_prints_is_copied_out_as_it_runs(kubelet, attempts):
+    """For the log shipper: stderr from the function's container log, stdout from the log
+    of the pod's stdout sidecar. The attempt keeps what the pod kept."""
     attempt = attempts.make({"image": "busybox:1.36", "script":
-                             "echo out; echo first >&2; sleep 3; echo second >&2"})
+                             "echo out; echo first >&2; sleep 3; echo second >&2; echo more"})
     running = KubernetesExecutor(kubelet, attempts.objects, attempts.blobs,
                                  cluster=KubernetesSettings(), pull_policy="if-not-present",
                                  worker="test-worker").start(attempt)
     ended = []
     waiter = threading.Thread(target=lambda: ended.append(running.wait()))
     waiter.start()
-    eventually(lambda: captured(attempt.workdir.stderr) == b"first\n", timeout=30,
-               what="the first line in the scratch directory")
-    assert not ended, "the line was there before the attempt ended"
+    workdir = attempt.workdir
+    eventually(lambda: (captured(workdir.stdout), captured(workdir.stderr)) == (
+        b"out\n", b"first\n"), timeout=30, what="the first lines in the scratch directory")
+    assert not ended, "the lines were there before the attempt ended"
     waiter.join(60)
     assert attempts.log(ended[0], "stderr") == b"first\nsecond\n"
-    assert attempts.log(ended[0], "stdout") == b"out\n"
+    assert attempts.log(ended[0], "stdout") == b"out\nmore\n"
+    stdout = kubelet.pods[running.name].containers["stdout"]
+    assert (stdout.terminated, stdout.exit_code) == (True, 0), "stopped by SIGTERM, at the end"
 
 
 def test_a_job_stages_its_input_runs_and_uploads_its_outputs(run, attempts, objects,

@@ -1,8 +1,12 @@
 """A Kubernetes executor Job's pod run for real in Podman (`podman kube play`): the Sluice
 image built from the Dockerfile stages the input in an init container, a busybox image runs
-the function through the wrapper, and the uploader sends the outputs to SeaweedFS. Podman
-plays Pods, not Jobs, so the test plays the Job's pod template; it runs on the host's network
-to reach SeaweedFS, and with the S3 credentials as plain variables instead of a Secret."""
+the function through the wrapper, the stdout sidecar prints the function's stdout, and the
+uploader sends the outputs to SeaweedFS. Podman plays Pods, not Jobs, so the test plays the
+Job's pod template; it runs on the host's network to reach SeaweedFS, and with the S3
+credentials as plain variables instead of a Secret. Podman 4.3 runs every init container to
+its end before the others start, native sidecars too: the sidecar is played among the
+containers, beside the function as Kubernetes runs it, and stopped with SIGTERM once the
+uploader is done, as the kubelet stops it."""
 
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ def play(podman, sluice_image, s3_settings, objects, tmp_path):
     played = []
 
     def play(script: str, kill_function_after: float | None = None, **spec
-             ) -> tuple[StagingPlan, dict[str, int]]:
+             ) -> tuple[StagingPlan, dict[str, int], bytes]:
         job = new_id()
         fn = Function.from_spec({"name": "pod", "image": podman.image, "script": script,
                                  **spec}).resolved(s3_settings.bucket)
@@ -68,6 +72,10 @@ def play(podman, sluice_image, s3_settings, objects, tmp_path):
         for container in pod["spec"]["initContainers"] + pod["spec"]["containers"]:
             if container.pop("envFrom", None):
                 container["env"] += credentials
+        spec = pod["spec"]
+        sidecars = [c for c in spec["initContainers"] if c.pop("restartPolicy", None)]
+        spec["initContainers"] = [c for c in spec["initContainers"] if c not in sidecars]
+        spec["containers"] = sidecars + spec["containers"]
         path = tmp_path / f"{job}.yaml"
         path.write_text(yaml.safe_dump(pod))
         played.append(path)
@@ -82,12 +90,17 @@ def play(podman, sluice_image, s3_settings, objects, tmp_path):
                            env=podman.env, check=True, capture_output=True)
         subprocess.run(["podman", "wait", f"{name}-stage-out"], env=podman.env, check=True,
                        capture_output=True, timeout=120)
+        subprocess.run(["podman", "stop", "--time", "30", f"{name}-stdout"], env=podman.env,
+                       check=True, capture_output=True, timeout=60)
+        printed = subprocess.run(["podman", "logs", f"{name}-stdout"], env=podman.env,
+                                 check=True, capture_output=True)
+        assert printed.stderr == b"", "the sidecar's log is the function's stdout alone"
         states = {}
-        for container in ("function", "stage-out"):
+        for container in ("stdout", "function", "stage-out"):
             inspect = subprocess.run(["podman", "inspect", f"{name}-{container}"], env=podman.env,
                                      check=True, capture_output=True, text=True)
             states[container] = json.loads(inspect.stdout)[0]["State"]["ExitCode"]
-        return plan, states
+        return plan, states, printed.stdout
 
     objects.ensure_bucket(s3_settings.bucket)
     objects.put_bytes(s3_settings.bucket, "pod/input/in.txt", b"staged by the init container\n")
@@ -97,9 +110,10 @@ def play(podman, sluice_image, s3_settings, objects, tmp_path):
 
 
 def test_the_pod_stages_runs_and_uploads(play, objects):
-    plan, states = play('tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/loud.txt"; '
-                        'echo "ran as $(id -u)"; exit 4')
-    assert states == {"function": 4, "stage-out": 0}
+    plan, states, stdout = play('tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/loud.txt"; '
+                                'echo "ran as $(id -u)"; exit 4')
+    assert states == {"stdout": 0, "function": 4, "stage-out": 0}
+    assert stdout == b"ran as 0\n"
     result = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
     assert result.exit_code == 4
     assert objects.get_bytes(plan.result_bucket, plan.stdout_key) == b"ran as 0\n"
@@ -109,10 +123,10 @@ def test_the_pod_stages_runs_and_uploads(play, objects):
 
 
 def test_a_function_killed_for_its_memory_is_recorded_with_exit_137(play, objects):
-    plan, states = play('echo partial > "$TMP_OUTPUT_DIR/p.txt"; '
-                        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
-                        memory="32Mi")
-    assert states == {"function": 137, "stage-out": 0}
+    plan, states, _ = play('echo partial > "$TMP_OUTPUT_DIR/p.txt"; '
+                           "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
+                           memory="32Mi")
+    assert states == {"stdout": 0, "function": 137, "stage-out": 0}
     result = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
     assert result.exit_code == 137
     assert [o.name for o in result.outputs] == ["p.txt"]
@@ -121,9 +135,10 @@ def test_a_function_killed_for_its_memory_is_recorded_with_exit_137(play, object
 def test_the_uploader_notices_a_function_container_killed_outright(play, objects):
     """The wrapper dies with its container and records nothing; the end of its pipe tells
     the uploader, which uploads what there is instead of waiting for ever."""
-    plan, states = play('echo partial > "$TMP_OUTPUT_DIR/p.txt"; sleep 60',
-                        kill_function_after=3)
-    assert states == {"function": 137, "stage-out": 0}
+    plan, states, stdout = play('echo partial > "$TMP_OUTPUT_DIR/p.txt"; echo before; '
+                                'sleep 60', kill_function_after=3)
+    assert states == {"stdout": 0, "function": 137, "stage-out": 0}
+    assert stdout == b"before\n"
     result = parse_result(objects.get_bytes(plan.result_bucket, plan.result_key))
     assert result.exit_code is None
     assert [o.name for o in result.outputs] == ["p.txt"]

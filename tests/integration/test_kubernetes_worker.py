@@ -3,12 +3,14 @@ Kubernetes API is the local kubelet of tests/fixtures/kubelet.py, and SeaweedFS.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.fixtures.signals import job as job_record
 from workers.executors import kubernetes_api
 
 
@@ -59,3 +61,24 @@ async def test_a_stdout_too_large_for_the_store_is_answered_from_s3(api):
     job_id = response.headers["Sluice-Job-Id"]
     logs = await api.request("GET", f"/v1/jobs/{job_id}/logs")
     assert (await logs.read()).startswith(expected)
+
+
+async def test_a_follower_gets_a_kubernetes_jobs_stdout_line_by_line_while_it_runs(api):
+    """The function prints a line a second for 4 s: each comes through the pod's stdout
+    sidecar, the worker and the job store, and the whole stdout once, in order."""
+    await api.deploy("ticker", image="busybox:1.36",
+                     script="for i in 1 2 3 4; do echo tick $i; sleep 1; done")
+    response = await api.request("POST", "/v1/functions/ticker/invocations",
+                                 headers={"Prefer": "respond-async"})
+    assert response.status == 201, await response.text()
+    job_id = (await response.json())["id"]
+    follow = await api.request("GET", f"/v1/jobs/{job_id}/logs?follow=1&stream=stdout")
+    assert follow.status == 200
+    seen = []
+    while line := await asyncio.wait_for(follow.content.readline(), 60):
+        seen.append((line, (await job_record(api, job_id))["status"]))
+    assert [line for line, _ in seen] == [b"tick %d\n" % i for i in range(1, 5)]
+    assert [status for _, status in seen[:2]] == ["running", "running"], seen
+    kept = await api.request("GET", f"/v1/jobs/{job_id}/logs?stream=stdout")
+    assert await kept.read() == b"tick 1\ntick 2\ntick 3\ntick 4\n"
+    assert (await job_record(api, job_id))["status"] == "succeeded"

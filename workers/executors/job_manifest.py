@@ -2,8 +2,10 @@
 it can be validated offline against the API's schemas.
 
 The pod runs the staging protocol of `workers.pod_staging`: an init container stages the
-input into the shared `emptyDir`, the function's container runs the command through the
-wrapper, and an uploader container sends the outputs to object storage."""
+input into the shared `emptyDir`, a native sidecar (an init container with `restartPolicy:
+Always`, Kubernetes 1.29 and later) makes the function's stdout its own container log, the
+function's container runs the command through the wrapper, and an uploader container sends
+the outputs to object storage."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ FUNCTION_LABEL = "sluice.dev/function"
 JOB_LABEL = "sluice.dev/job"
 ATTEMPT_LABEL = "sluice.dev/attempt"
 STAGE_IN_CONTAINER = "stage-in"
+STDOUT_CONTAINER = "stdout"
 FUNCTION_CONTAINER = "function"
 UPLOADER_CONTAINER = "stage-out"
 STAGING_USER = 10001
@@ -29,8 +32,9 @@ _STAGING_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"},
 _STAGE_IN_SECURITY = {"runAsNonRoot": True, "runAsUser": STAGING_USER,
                       "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                       "capabilities": {"drop": ["ALL"]}}
-# The uploader must read whatever files the function wrote, whoever it ran as.
-_STAGE_OUT_SECURITY = {"runAsUser": 0, "allowPrivilegeEscalation": False,
+# The uploader and the stdout sidecar must read whatever files the function wrote, whoever
+# it ran as.
+_READS_ALL_SECURITY = {"runAsUser": 0, "allowPrivilegeEscalation": False,
                        "readOnlyRootFilesystem": True,
                        "capabilities": {"drop": ["ALL"], "add": ["DAC_OVERRIDE"]}}
 
@@ -51,12 +55,17 @@ def job_manifest(*, job_id: str, attempt: int, fn: Function, environment: Mappin
     name = job_name(job_id, attempt)
     labels = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": "sluice-job",
               FUNCTION_LABEL: fn.name, JOB_LABEL: job_id, ATTEMPT_LABEL: str(attempt)}
-    staging_env = [{"name": PLAN_VARIABLE, "value": plan.to_json()},
-                   {"name": "SLUICE_DIR", "value": str(ROOT)}]
-    staging = {"imagePullPolicy": PULL_POLICIES[pull_policy], "image": cluster.image,
-               "env": staging_env, "envFrom": [{"secretRef": {"name": cluster.s3_secret}}],
-               "resources": _STAGING_RESOURCES,
-               "volumeMounts": [{"name": "sluice", "mountPath": str(ROOT)}]}
+    directory = {"name": "SLUICE_DIR", "value": str(ROOT)}
+    sluice_image = {"imagePullPolicy": PULL_POLICIES[pull_policy], "image": cluster.image,
+                    "resources": _STAGING_RESOURCES,
+                    "volumeMounts": [{"name": "sluice", "mountPath": str(ROOT)}]}
+    staging = {**sluice_image, "env": [{"name": PLAN_VARIABLE, "value": plan.to_json()},
+                                       directory],
+               "envFrom": [{"secretRef": {"name": cluster.s3_secret}}]}
+    # No credentials: it only reads the shared directory.
+    stdout = {"name": STDOUT_CONTAINER, "command": ["sluice", "follow-stdout"],
+              "restartPolicy": "Always", "env": [directory],
+              "securityContext": _READS_ALL_SECURITY, **sluice_image}
     function = {
         "name": FUNCTION_CONTAINER, "image": fn.image,
         "imagePullPolicy": PULL_POLICIES[pull_policy],
@@ -71,10 +80,10 @@ def job_manifest(*, job_id: str, attempt: int, fn: Function, environment: Mappin
         "restartPolicy": "Never",
         "enableServiceLinks": False,
         "initContainers": [{"name": STAGE_IN_CONTAINER, "command": ["sluice", "stage-in"],
-                            "securityContext": _STAGE_IN_SECURITY, **staging}],
+                            "securityContext": _STAGE_IN_SECURITY, **staging}, stdout],
         "containers": [function,
                        {"name": UPLOADER_CONTAINER, "command": ["sluice", "stage-out"],
-                        "securityContext": _STAGE_OUT_SECURITY, **staging}],
+                        "securityContext": _READS_ALL_SECURITY, **staging}],
         "volumes": [{"name": "sluice", "emptyDir": {}}],
     }
     placement = fn.placement

@@ -1,7 +1,8 @@
 """Runs each attempt as a Kubernetes Job (see `job_manifest` for the pod, `pod_staging` for
 what its containers do): the pod stages its own input and outputs. The worker creates the
-Job, follows its pod, reads the function's log and the uploader's result, and deletes the Job
-when the attempt is cancelled or stuck.
+Job, follows its pod, copies the function's stderr and stdout (two container logs) as they
+come, reads the uploader's result, and deletes the Job when the attempt is cancelled or
+stuck.
 
 The cluster is reached through `cluster_api.ClusterApi`, a narrow interface: the Kubernetes
 client behind it lives in `kubernetes_api`, and the tests drive this module with a fake that
@@ -12,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
+from pathlib import Path
 
 from core import runnable
 from core.blobs import Blobs
@@ -23,8 +26,8 @@ from workers.contract import environment, input_name, output_metadata, output_pr
 from workers.executors.base import Attempt
 from workers.executors.cluster_api import ClusterApi, JobState
 from workers.executors.job_manifest import (FUNCTION_CONTAINER, STAGE_IN_CONTAINER,
-                                            UPLOADER_CONTAINER, deadline_seconds, job_manifest,
-                                            job_name)
+                                            STDOUT_CONTAINER, UPLOADER_CONTAINER,
+                                            deadline_seconds, job_manifest, job_name)
 from workers.pod_staging import ROOT, StagingPlan, parse_result
 from workers.staging import keep_logs
 from workers.workdir import Workdir
@@ -58,6 +61,8 @@ class KubernetesExecutor:
         for earlier in range(1, job.attempts):
             self.api.delete_job(job_name(job.id, earlier))
         self.objects.ensure_bucket(fn.output.bucket)
+        # The uploader writes its result there.
+        self.blobs.ready()
         input_bucket, input_key = job.source_bucket, job.source_key
         if input_key is None and job.input_ref:
             input_bucket, input_key = self.blobs.in_object_store(job.input_ref)
@@ -85,7 +90,7 @@ class RunningJob:
         self._killed: Reason | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
-        self._copier: threading.Thread | None = None
+        self._copiers: dict[str, threading.Thread] = {}
 
     def kill(self, reason: Reason, error: str | None = None) -> None:
         with self._lock:
@@ -102,7 +107,7 @@ class RunningJob:
         state = JobState()
         try:
             for state in api.watch_job(self.name, timeout=self.deadline + 30):
-                self._copy_function_log(state)
+                self._copy_logs(state)
                 stuck = state.stuck()
                 if stuck is not None:
                     self.kill(Reason.ERROR, f"container {stuck.name}: {stuck.waiting}")
@@ -122,32 +127,39 @@ class RunningJob:
             state = JobState()
         return self._outcome(state)
 
-    def _copy_function_log(self, state: JobState) -> None:
-        """Once the function's container runs, copy its log (the function's stderr) to the
-        scratch directory as it comes, for the log shipper. Its stdout stays in the pod
-        until the uploader keeps it."""
-        function = state.container(FUNCTION_CONTAINER)
-        if self._copier is not None or function is None or function.waiting \
-                or function.terminated:
-            return
-        self._copier = threading.Thread(target=self._copy, daemon=True, name="sluice-pod-log")
-        self._copier.start()
+    def _copy_logs(self, state: JobState) -> None:
+        """Once a container runs whose log is the function's stderr (its own container) or
+        stdout (the sidecar), copy that log to the scratch directory as it comes, for the
+        log shipper. What the attempt keeps at its end comes from the pod, not from these."""
+        workdir = self.attempt.workdir
+        for container, path in ((FUNCTION_CONTAINER, workdir.stderr),
+                                (STDOUT_CONTAINER, workdir.stdout)):
+            status = state.container(container)
+            if container in self._copiers or status is None or status.waiting \
+                    or status.terminated:
+                continue
+            copier = threading.Thread(target=self._copy, args=(container, path), daemon=True,
+                                      name=f"sluice-pod-log-{container}")
+            self._copiers[container] = copier
+            copier.start()
 
-    def _copy(self) -> None:
+    def _copy(self, container: str, path: Path) -> None:
         try:
-            with open(self.attempt.workdir.stderr, "wb") as file:
-                for chunk in self.executor.api.follow_log(self.name, FUNCTION_CONTAINER):
+            with open(path, "wb") as file:
+                for chunk in self.executor.api.follow_log(self.name, container):
                     file.write(chunk)
                     file.flush()
         except (SluiceError, OSError) as exc:
-            log.info("Job %s: the function's log is no longer copied as it comes (%s)",
-                     self.name, exc)
+            log.info("Job %s: the %s log is no longer copied as it comes (%s)",
+                     self.name, container, exc)
         except Exception:
-            log.exception("Job %s: copying the function's log failed", self.name)
+            log.exception("Job %s: copying the %s log failed", self.name, container)
 
     def _function_log(self) -> bytes:
-        if self._copier is not None:
-            self._copier.join(5)
+        # The pod is over: its logs end within moments, for the copies to be complete.
+        end = time.monotonic() + 5
+        for copier in self._copiers.values():
+            copier.join(max(0.0, end - time.monotonic()))
         try:
             return self.executor.api.pod_log(self.name, FUNCTION_CONTAINER, LOG_LIMIT)
         except SluiceError as exc:

@@ -2,6 +2,8 @@
 namespaces once, and this small program, started in it as root, runs every function of
 that thread in turn, so that no invocation pays for new namespaces. Standard library only:
 it runs as a script (`python -I launcher.py FD CONFIG`), apart from Sluice's packages.
+Without bubblewrap it stands all the same, in the worker's namespaces, as a subreaper (see
+the end).
 
 CONFIG (JSON) names the scratch directory, the function's user, the limits and the
 worker's PID namespace. Once, at start, the launcher takes the limits, drops its
@@ -18,7 +20,12 @@ left is killed and the sandbox's /tmp emptied, then the answer is
 
 Killing "every process left" is `kill(-1)`: everything the launcher may signal. That is
 only the sandbox's own when the launcher is in a PID namespace of its own; so it refuses
-to run in the worker's."""
+to run in the worker's, unless told it is a subreaper (`"subreaper": true`, for functions
+run without a sandbox). A subreaper is the parent of every process orphaned below it,
+whatever session or process group it made for itself, so its descendants are all that
+its functions left: those it kills, and it is not asked to empty the machine's /tmp. It
+ends its descendants too when it gets SIGTERM (the worker destroying it, or the worker's
+end: it asks for SIGTERM when its parent dies), then exits."""
 
 import ctypes
 import json
@@ -28,8 +35,10 @@ import shutil
 import signal
 import socket
 import sys
+import time
 
-_PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 24, 38
+_PR_SET_PDEATHSIG, _PR_CAPBSET_DROP = 1, 24
+_PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 36, 38
 _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _LIMITS = {"nproc": resource.RLIMIT_NPROC, "fsize": resource.RLIMIT_FSIZE}
 _EMPTIED = ("/tmp", "/dev/shm")
@@ -39,7 +48,8 @@ _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 
 def _confine_self(config: dict) -> None:
     """What every function inherits: the limits, no supplementary group, no capability to
-    gain by exec, and no way to gain privileges."""
+    gain by exec, and no way to gain privileges. A function without a sandbox run as the
+    worker's user keeps what that user may do, as it would without the launcher."""
     for name, value in config["limits"].items():
         resource.setrlimit(_LIMITS[name], (value, value))
     libc = ctypes.CDLL(None, use_errno=True)
@@ -49,6 +59,8 @@ def _confine_self(config: dict) -> None:
         capability = 0
         while libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) == 0:
             capability += 1
+    elif config["subreaper"]:
+        return
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
 
@@ -72,13 +84,17 @@ def _spawn(request: dict, user: list | None, stdout: int, stderr: int) -> int:
         os.setresgid(0, 0, 0)
 
 
-def _reset(workdir: str) -> None:
+def _reset(config: dict) -> None:
     """Nothing of the last function's is left to the next: its processes, its /tmp. The
     way to the scratch directory, which may lie in /tmp, is left (the worker empties it)."""
+    if config["subreaper"]:
+        _end_descendants()
+        return
     try:
         os.kill(-1, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    workdir = config["workdir"]
     for place in _EMPTIED:
         for entry in os.scandir(place):
             if workdir == entry.path or workdir.startswith(entry.path + "/"):
@@ -100,13 +116,78 @@ def _run(request: dict, config: dict, stdout: int, stderr: int) -> dict:
         os.close(stdout)
         os.close(stderr)
     _, status, usage = os.wait4(pid, 0)
-    _reset(config["workdir"])
+    _reset(config)
     return {"status": status, "cpu": usage.ru_utime + usage.ru_stime}
+
+
+def _children() -> list[int]:
+    """This launcher's children, zombies among them until they are reaped."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as file:
+            return [int(pid) for pid in file.read().split()]
+    except FileNotFoundError:
+        # A kernel without CONFIG_PROC_CHILDREN: find them by their parent.
+        found = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/stat") as file:
+                    if int(file.read().rpartition(")")[2].split()[1]) == os.getpid():
+                        found.append(int(entry))
+            except (OSError, ValueError):
+                continue
+        return found
+
+
+def _end_descendants(patience: float = 10.0) -> None:
+    """Kill every descendant, each child with its process group. A killed child's children
+    become this subreaper's, and are killed in the next round, until none is left, or but
+    those it may not kill (a set-user-ID program's) once `patience` is over."""
+    deadline = time.monotonic() + patience
+    while (children := _children()) and time.monotonic() < deadline:
+        for child in children:
+            for kill, target in ((os.killpg, _group_of(child)), (os.kill, child)):
+                try:
+                    if target is not None:
+                        kill(target, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.002)
+
+
+def _group_of(pid: int) -> int | None:
+    """The child's process group, unless it is the launcher's own."""
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+    return group if group != os.getpgrp() else None
+
+
+def _become_subreaper(parent: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "cannot become a subreaper")
+
+    def end(_signal, _frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _end_descendants()
+        os._exit(0)
+    signal.signal(signal.SIGTERM, end)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        sys.exit("sluice launcher: the worker that started it is gone")
 
 
 def main() -> None:
     fd, config = int(sys.argv[1]), json.loads(sys.argv[2])
-    if os.readlink("/proc/self/ns/pid") == config["worker_namespace"]:
+    if config["subreaper"]:
+        _become_subreaper(config["parent"])
+    elif os.readlink("/proc/self/ns/pid") == config["worker_namespace"]:
         sys.exit("sluice launcher: not in a PID namespace of its own; refusing to run")
     os.set_inheritable(fd, False)
     channel = socket.socket(fileno=fd)

@@ -1,7 +1,8 @@
 """Runs a function as a local process in its own session, confined by the sandbox
 (`workers.executors.sandbox`): in one of the worker thread's standing sandboxes (with the
 network or without) when they can be had (`workers.executors.standing`), else confined by
-programs exec'd in turn. Staged on the worker's disk."""
+programs exec'd in turn. Without bubblewrap, the thread's standing launcher is unconfined,
+a subreaper that ends whatever its functions left. Staged on the worker's disk."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class ProcessExecutor:
         self._standing = threading.local()
         self._all: list[StandingSandbox] = []
         self._lock = threading.Lock()
-        self._can_stand = sandbox.bwrap is not None
+        self._can_stand = True
 
     def start(self, attempt: Attempt) -> RunningAttempt:
         fn, dirs = attempt.function, attempt.workdir
@@ -50,7 +51,9 @@ class ProcessExecutor:
         base = {"PATH": BASE_PATH, "HOME": str(dirs.root), "LANG": "C.UTF-8",
                 "TMPDIR": str(dirs.root)}
         env = environment(attempt.job, fn, dirs, base)
-        standing = self._standing_for(dirs, network=fn.network)
+        # Without bubblewrap every function reaches the network: one launcher serves all.
+        standing = self._standing_for(dirs,
+                                      network=fn.network and self.sandbox.bwrap is not None)
         if standing is not None:
             process = LaunchedProcess(standing, timed(fn.argv(), dirs.rusage), env,
                                       stdout=dirs.stdout, stderr=dirs.stderr,
@@ -67,7 +70,7 @@ class ProcessExecutor:
     def _standing_for(self, dirs: Workdir, *, network: bool) -> StandingSandbox | None:
         """This thread's standing sandbox for `dirs`, with or without the network, started
         if need be; None when none can stand here (then each function gets a bubblewrap of
-        its own)."""
+        its own, or is run by the worker itself)."""
         if not self._can_stand:
             return None
         mine = getattr(self._standing, "sandboxes", None)
@@ -79,10 +82,10 @@ class ProcessExecutor:
         if standing is not None:
             self._forget(standing)
         try:
-            standing = mine[network] = StandingSandbox(self.sandbox, dirs, network=network)
+            standing = mine[network] = StandingSandbox(self.sandbox, dirs, network=network,
+                                                       reaper=self.reaper)
         except OSError as exc:
-            log.warning("no standing sandbox (%s); each function gets a bubblewrap of its own",
-                        exc)
+            log.warning("no standing sandbox (%s); each function is started on its own", exc)
             self._can_stand = False
             return None
         with self._lock:

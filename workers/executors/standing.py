@@ -6,7 +6,12 @@ After each function, the launcher kills what it left and empties the sandbox's /
 
 A function that may reach the network is run in a standing sandbox of the thread's that
 keeps the network. Where no sandbox can stand, each function is run by a bubblewrap of its
-own instead (`Sandbox.command`)."""
+own instead (`Sandbox.command`).
+
+Without bubblewrap the launcher stands all the same, unconfined, as a subreaper: whatever
+session or process group a function's processes make for themselves, they stay below it,
+and it kills them when the function ends, when it is destroyed and when the worker dies
+(the worker's reaper also waits for it)."""
 
 from __future__ import annotations
 
@@ -27,11 +32,14 @@ from workers.executors.base import Execution
 from workers.executors.deadlines import Deadlines
 from workers.executors.measure import measured
 from workers.executors.sandbox import Sandbox
+from workers.reaper import Reaper
 from workers.workdir import Workdir
 
 log = logging.getLogger(__name__)
 LAUNCHER = Path(__file__).with_name("launcher.py")
 START_SECONDS = 10.0
+# How long a subreaper launcher may take to kill what it started, once told to end.
+END_SECONDS = 15.0
 
 
 @functools.cache
@@ -48,12 +56,14 @@ def launcher_command(fd: int, config: dict) -> list[str]:
 
 
 class StandingSandbox:
-    def __init__(self, sandbox: Sandbox, workdir: Workdir, *, network: bool):
+    def __init__(self, sandbox: Sandbox, workdir: Workdir, *, network: bool,
+                 reaper: Reaper | None = None):
         self.sandbox, self.workdir, self.network = sandbox, workdir, network
+        self.subreaper, self._reaper = sandbox.bwrap is None, reaper
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {"workdir": str(workdir.root), "user": sandbox.user,
-                  "limits": sandbox.limits(None),
-                  "worker_namespace": os.readlink("/proc/self/ns/pid")}
+                  "limits": sandbox.limits(None), "subreaper": self.subreaper,
+                  "parent": os.getpid(), "worker_namespace": os.readlink("/proc/self/ns/pid")}
         argv = sandbox.command(launcher_command(theirs.fileno(), config), workdir,
                                network=network, memory=None, confined=False)
         try:
@@ -62,6 +72,8 @@ class StandingSandbox:
                                             stdout=subprocess.DEVNULL, start_new_session=True)
         finally:
             theirs.close()
+        if self.subreaper and reaper is not None:
+            reaper.watch(self.process.pid)
         self.channel = ours
         self.channel.settimeout(START_SECONDS)
         try:
@@ -92,12 +104,23 @@ class StandingSandbox:
         return json.loads(answer) if answer else None
 
     def destroy(self) -> None:
-        """Kill the sandbox and all in it."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """Kill the sandbox and all in it. A subreaper launcher is asked to (SIGTERM): it
+        alone knows every process below it."""
+        if self.subreaper and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(END_SECONDS)
+            except subprocess.TimeoutExpired:
+                log.warning("a launcher did not end what it started within %.0f s",
+                            END_SECONDS)
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.process.wait()
+        if self.subreaper and self._reaper is not None:
+            self._reaper.forget(self.process.pid)
         self.channel.close()
 
 

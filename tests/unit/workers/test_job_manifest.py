@@ -57,19 +57,31 @@ def test_the_job_is_not_retried_by_kubernetes_and_ends_with_the_timeout():
 
 def test_the_pod_runs_the_staging_protocol_around_the_function():
     pod = manifest()["spec"]["template"]["spec"]
-    (init,) = pod["initContainers"]
+    init, stdout = pod["initContainers"]
     function, uploader = pod["containers"]
     assert init["command"] == ["sluice", "stage-in"] and uploader["command"] == ["sluice", "stage-out"]
-    assert init["image"] == uploader["image"] == KubernetesSettings.image
+    assert init["image"] == uploader["image"] == stdout["image"] == KubernetesSettings.image
     assert function["image"] == "registry.example/imagemagick:7"
     assert function["command"] == ["/bin/sh", "/sluice/run", "mogrify", "x"]
     plan = {e["name"]: e["value"] for e in uploader["env"]}["SLUICE_STAGING"]
     assert StagingPlan.from_json(plan) == PLAN
     assert init["envFrom"] == [{"secretRef": {"name": "sluice-s3"}}]
     assert "envFrom" not in function, "the function must not see the storage credentials"
-    mounts = {c["name"]: c["volumeMounts"] for c in (init, function, uploader)}
+    mounts = {c["name"]: c["volumeMounts"] for c in (init, stdout, function, uploader)}
     assert all(m == [{"name": "sluice", "mountPath": "/sluice"}] for m in mounts.values())
     assert pod["volumes"] == [{"name": "sluice", "emptyDir": {}}]
+
+
+def test_a_native_sidecar_without_credentials_makes_stdout_a_container_log():
+    """An init container with `restartPolicy: Always` is a sidecar: it starts before the
+    function and is stopped after it, without holding the Job back
+    (https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/, "Jobs with
+    sidecar containers"); the chart requires Kubernetes 1.29, where it is on by default."""
+    stdout = manifest()["spec"]["template"]["spec"]["initContainers"][1]
+    assert (stdout["name"], stdout["restartPolicy"]) == ("stdout", "Always")
+    assert stdout["command"] == ["sluice", "follow-stdout"]
+    assert "envFrom" not in stdout and stdout["env"] == [{"name": "SLUICE_DIR",
+                                                          "value": "/sluice"}]
 
 
 def test_resources_gpus_and_placement_come_from_the_function():

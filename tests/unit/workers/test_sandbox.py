@@ -170,9 +170,11 @@ async def test_a_function_that_removes_its_own_log_files_still_ends_once(local_a
 async def test_a_function_holds_no_privilege_and_no_descriptor_of_the_workers(local_api):
     """No capability, none to gain, no group of root's, and no open file but its own: its
     three, and GNU time's report, in its own directory (the launcher's channel to the
-    worker is not among them)."""
+    worker is not among them). `ls` runs in the background, into a file, while the shell
+    waits: a pipe, or a redirection the shell makes for itself, would be among the shell's
+    own descriptors as `ls` reads them."""
     script = ("grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Groups):' /proc/self/status; "
-              "ls -l /proc/$$/fd | grep -o '[0-9]* -> .*'")
+              "ls -l /proc/$$/fd > \"$HOME/fds\" & wait; grep -o '[0-9]* -> .*' \"$HOME/fds\"")
     status, body, _ = await answer(local_api, "unprivileged", script)
     fields = dict(line.split(":", 1) for line in body.splitlines() if ":" in line)
     assert status == 200 and {k: v.strip() for k, v in fields.items()} == {
@@ -190,8 +192,8 @@ def test_the_launcher_refuses_to_run_outside_a_pid_namespace_of_its_own(tmp_path
     the functions' user, so that even a launcher that did not refuse could harm nothing."""
     uid = run_as_uid()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    config = {"workdir": str(tmp_path), "user": None, "limits": {},
-              "worker_namespace": os.readlink("/proc/self/ns/pid")}
+    config = {"workdir": str(tmp_path), "user": None, "limits": {}, "subreaper": False,
+              "parent": os.getpid(), "worker_namespace": os.readlink("/proc/self/ns/pid")}
     with ours, theirs:
         ended = subprocess.run(
             [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
