@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.fixtures.results import sent
 from workers.executors import kubernetes_api
 
 
@@ -59,3 +60,19 @@ async def test_a_stdout_too_large_for_the_store_is_answered_from_s3(api):
     job_id = response.headers["Sluice-Job-Id"]
     logs = await api.request("GET", f"/v1/jobs/{job_id}/logs")
     assert (await logs.read()).startswith(expected)
+
+
+async def test_a_pods_result_files_are_kept_when_it_ends_and_it_has_no_socket(api):
+    """The socket lies on the worker's disk, which a pod cannot reach."""
+    await api.deploy("pod-results", image="busybox:1.36", script=(
+        'printf a > "$RESULTS_DIR/1"; head -c 200000 /dev/zero > "$RESULTS_DIR/2-big"; '
+        'printf b > "$RESULTS_DIR/3"; echo "socket: ${RESULTS_SOCKET-none}"'))
+    response = await api.request("POST", "/v1/functions/pod-results/invocations")
+    assert (response.status, await response.read()) == (200, b"a")
+    job_id = response.headers["Sluice-Job-Id"]
+    assert await sent(api, job_id) == [b"a", b"b"]
+    logs = {stream: await (await api.request(
+        "GET", f"/v1/jobs/{job_id}/logs?stream={stream}")).text()
+        for stream in ("stdout", "stderr")}
+    assert logs == {"stdout": "socket: none\n",
+                    "stderr": "sluice: result file '2-big' is over 131072 bytes\n"}

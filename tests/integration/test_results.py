@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from core.store import JobStore
 from core.store.schema import results as results_table
+from tests.fixtures.results import pop, results_of, sent, started, until_sent
 from tests.fixtures.signals import job as job_record
 from tests.fixtures.signals import until, wait_status
 from tests.fixtures.stack import ADMIN, start_worker
@@ -38,33 +39,6 @@ def send(*items: str) -> str:
     return python("".join(f"s.sendto({item.encode()!r}, p)\n" for item in items))
 
 
-async def started(api, name: str, script: str, **spec) -> str:
-    await api.deploy(name, script=script, **spec)
-    response = await api.request("POST", f"/v1/functions/{name}/invocations",
-                                 headers={"Prefer": "respond-async"})
-    assert response.status == 201, await response.text()
-    return (await response.json())["id"]
-
-
-async def results_of(api, job_id: str, **query) -> dict:
-    response = await api.request("GET", f"/v1/jobs/{job_id}/results", params=query)
-    assert response.status == 200, await response.text()
-    return await response.json()
-
-
-async def sent(api, job_id: str) -> list[bytes]:
-    return [base64.b64decode(r["data"]) for r in (await results_of(api, job_id))["results"]]
-
-
-async def pop(api, job_id: str) -> bytes:
-    response = await api.request("GET", f"/v1/jobs/{job_id}/results?pop=1")
-    # An empty answer when there is none, as Abaco's: TACC/abaco at 9e83e1c,
-    # actors/controllers.py lines 1594-1606 (ActorExecutionResultsResource.get: `result = ''`
-    # when the channel's get times out; content-type application/octet-stream; status 200).
-    assert (response.status, response.content_type) == (200, "application/octet-stream")
-    return await response.read()
-
-
 def rows(settings, job_id: str) -> int:
     store = JobStore(settings.database_url)
     try:
@@ -76,8 +50,7 @@ def rows(settings, job_id: str) -> int:
 
 async def test_results_are_read_while_the_job_runs_then_popped_one_at_a_time_in_order(api):
     job_id = await started(api, "publisher", send("one", "two") + "; sleep 60", timeout=90)
-    found = await until(lambda: _two(api, job_id), what="both results")
-    assert found == [b"one", b"two"]
+    assert await until_sent(api, job_id, 2) == [b"one", b"two"]
     listed = (await results_of(api, job_id))["results"]
     assert listed[0]["sequence"] < listed[1]["sequence"] and listed[0]["size"] == 3
     assert listed[0]["created_at"].endswith("Z") and listed[0]["expires_at"] > \
@@ -86,11 +59,6 @@ async def test_results_are_read_while_the_job_runs_then_popped_one_at_a_time_in_
     assert [await pop(api, job_id) for _ in range(3)] == [b"one", b"two", b""]
     assert await sent(api, job_id) == []
     await api.request("POST", f"/v1/jobs/{job_id}/cancel")
-
-
-async def _two(api, job_id: str) -> list[bytes] | None:
-    found = await sent(api, job_id)
-    return found if len(found) == 2 else None
 
 
 async def test_the_socket_is_writable_by_the_functions_user_alone(api, settings):
@@ -144,7 +112,7 @@ async def test_files_in_the_results_dir_are_results_once_they_stop_changing(api)
         'printf early > "$RESULTS_DIR/1-early"; printf half > "$RESULTS_DIR/.2-partial"; '
         'ln -s /etc/hostname "$RESULTS_DIR/3-link"; sleep 15; '
         'printf late > "$RESULTS_DIR/4-late"'), timeout=60)
-    assert await until(lambda: sent(api, job_id), what="the first file") == [b"early"]
+    assert await until_sent(api, job_id, 1) == [b"early"]
     assert (await job_record(api, job_id))["status"] == "running"
     await wait_status(api, job_id, "succeeded", timeout=60)
     assert await sent(api, job_id) == [b"early", b"late"]
