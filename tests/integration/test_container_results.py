@@ -6,7 +6,6 @@ container executor keeps them as they come."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import shutil
 import subprocess
@@ -19,7 +18,6 @@ from bench.podman import busybox_rootfs
 from tests.fixtures.results import pop, sent, started, until_sent
 from tests.fixtures.services import unavailable
 from tests.fixtures.signals import job as job_record
-from tests.fixtures.stack import start_worker
 
 # What abacopy's send_bytes_result does, for an image with no Python: each argument after
 # the socket's path is one datagram.
@@ -61,15 +59,6 @@ def sender_image(podman, tmp_path_factory):
                    cwd=podman.directory, check=True, capture_output=True)
     yield image
     subprocess.run(["podman", "rmi", "-f", image], env=podman.env, capture_output=True)
-
-
-@pytest.fixture
-def container_worker(settings, podman):
-    worker = start_worker(dataclasses.replace(settings, worker=dataclasses.replace(
-        settings.worker, executor="container", container_host=podman.url,
-        pull_policy="never")))
-    yield worker
-    worker.stop()
 
 
 async def test_results_sent_to_abacos_socket_are_read_while_the_container_runs(
