@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from core import config, quantities
+from core import config, quantities, results
 from core.errors import Invalid
 from core.keys import bucket_problem
 
@@ -131,6 +131,8 @@ class WorkerSettings:
     retention_seconds: float = 30 * 86400.0
     """How long ended jobs are kept, for functions that do not say (`retention`)."""
     janitor_interval_seconds: float = 600.0
+    results_ttl_seconds: float = results.DEFAULT_TTL_SECONDS
+    """How long a result a function sends is kept (`SLUICE_RESULTS_TTL`)."""
     work_dir: Path = Path("/tmp/sluice-work")
     """Where the attempts' scratch directories are: never under the data directory."""
     process: ProcessSettings = dataclasses.field(default_factory=ProcessSettings)
@@ -270,6 +272,7 @@ class Settings:
                 retention_seconds=duration("RETENTION", WorkerSettings.retention_seconds),
                 janitor_interval_seconds=number("JANITOR_INTERVAL",
                                                 WorkerSettings.janitor_interval_seconds),
+                results_ttl_seconds=duration("RESULTS_TTL", WorkerSettings.results_ttl_seconds),
                 work_dir=Path(get("WORK_DIR")
                               or Path(env.get("TMPDIR") or "/tmp") / "sluice-work"),
                 process=ProcessSettings(

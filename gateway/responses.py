@@ -1,4 +1,5 @@
-"""Answers to synchronous invocations, by OSCAR's rules: one output file is answered with its
+"""Answers to synchronous invocations: the first result a job that succeeded sent, as Abaco
+answers a synchronous message; else by OSCAR's rules: one output file is answered with its
 bytes, several with a zip, none with the captured stdout (and the log)."""
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ async def stream(request: web.Request, chunks: AsyncIterator[bytes], *, content_
 
 async def finished(service: Service, job: Job) -> web.Response:
     headers = job_headers(job)
+    result = await service.first_result(job) if job.status is JobStatus.SUCCEEDED else None
+    if result is not None:
+        return web.Response(body=result, content_type="application/octet-stream",
+                            headers=headers)
     if job.status is JobStatus.SUCCEEDED and len(job.outputs) == 1:
         output = job.outputs[0]
         headers["Content-Disposition"] = _attachment(output.name)

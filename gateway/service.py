@@ -24,6 +24,7 @@ from core.keys import check_key
 from core.objects import ObjectInfo
 from gateway.auth import Caller
 from gateway.following import STREAMS, LogFollower, Piece, Position
+from gateway.results import ResultsService
 from gateway.waiting import Waiters
 from jobs.context import JobContext
 from jobs.purging import purge
@@ -51,7 +52,7 @@ class Invocation:
     """The invocation's own callback, in place of the function's."""
 
 
-class Service:
+class Service(ResultsService):
     def __init__(self, context: JobContext, pool: ThreadPoolExecutor, waiters: Waiters):
         self.context, self.pool, self.waiters = context, pool, waiters
         self.settings = context.settings

@@ -1,7 +1,8 @@
 """The janitor: ended jobs older than their function's `retention` (or the platform's
 `SLUICE_RETENTION`, also for the jobs of deleted functions) are deleted with their logs and
 outputs, a small batch at a time with a pause between batches, so that invocations do not
-wait on it. Every worker runs one; deleting is idempotent, so they need not agree."""
+wait on it. Results past their TTL go the same way. Every worker runs one; deleting is
+idempotent, so they need not agree."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Janitor(Recurring):
     def sweep(self, now: float | None = None) -> int:
         """Delete what has expired at `now`; how many jobs."""
         now = now or time.time()
+        self._expire_results(now)
         functions = self.catalog.all(fresh=True)
         deleted = 0
         for fn in functions:
@@ -40,6 +42,16 @@ class Janitor(Recurring):
         if deleted:
             log.info("janitor: deleted %d jobs past their retention", deleted)
         return deleted
+
+    def _expire_results(self, now: float) -> None:
+        removed = 0
+        while not self.stopping.is_set():
+            batch = self.store.expire_results(now, BATCH)
+            removed += batch
+            if batch < BATCH or self.stopping.wait(PAUSE_SECONDS):
+                break
+        if removed:
+            log.info("janitor: deleted %d results past their TTL", removed)
 
     def _expire(self, before: float, **which) -> int:
         deleted = 0

@@ -164,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only those that ended within this long, such as 1h")
     p.add_argument("--original-revision", action="store_true",
                    help="on the revision it was invoked with (default: the current one)")
+    jobs_cli.add_results_command(command)
     return parser
 
 

@@ -1,8 +1,9 @@
-"""`sluice cancel`, `rm-job` and `retry`: controlling jobs once they were accepted; and
-`sluice logs -f`, following one as it runs."""
+"""`sluice cancel`, `rm-job` and `retry`: controlling jobs once they were accepted;
+`sluice logs -f`, following one as it runs; and `sluice results`, what it published."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -98,3 +99,40 @@ def follow_logs(args, client: Client) -> int:
             if since is None and isinstance(error, Unreachable):
                 raise
         time.sleep(1.0)
+
+
+def add_results_command(command) -> None:
+    p = command("results", lambda args: results(args, Client(args.url, args.token)),
+                "print what a job's function published as it ran (each result on a line of "
+                "its own), or take its oldest result")
+    p.add_argument("id")
+    p.add_argument("--pop", action="store_true",
+                   help="print the oldest result's bytes as they are and remove it from the "
+                        "job; exit 1 when there is none")
+
+
+def results(args, client: Client) -> int:
+    path = f"/v1/jobs/{args.id}/results"
+    if args.pop:
+        data = client.request("GET", path, query={"pop": "1"}).body
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        if not data:
+            print(f"{args.id}: no result", file=sys.stderr)
+        return 0 if data else 1
+    found, cursor = [], None
+    while True:
+        page = client.json("GET", path, query={"limit": 1000, "cursor": cursor})
+        found += page["results"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    if args.json:
+        print(json.dumps({"job": page["job"], "status": page["status"], "results": found},
+                         indent=2))
+        return 0
+    for result in found:
+        data = base64.b64decode(result["data"])
+        sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
+    sys.stdout.flush()
+    return 0

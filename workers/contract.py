@@ -25,14 +25,17 @@ def input_file(job: Job, dirs: Workdir) -> Path:
     return dirs.input_dir / input_name(job)
 
 
-def environment(job: Job, fn: Function, dirs: Workdir, base: Mapping[str, str]
-                ) -> dict[str, str]:
+def environment(job: Job, fn: Function, dirs: Workdir, base: Mapping[str, str], *,
+                results_socket: bool = False) -> dict[str, str]:
     """`base` (the executor's), then the function's own variables, then Sluice's, which
-    win. Nothing of the worker's own environment (its credentials in particular) is in it."""
+    win. Nothing of the worker's own environment (its credentials in particular) is in it.
+    `RESULTS_SOCKET` only where the function can reach the worker's socket."""
     env = dict(base)
     env.update(fn.environment)
     env.update(INPUT_FILE_PATH=str(input_file(job, dirs)), TMP_OUTPUT_DIR=str(dirs.output_dir),
-               JOB_ID=job.id, FUNCTION_NAME=job.function)
+               RESULTS_DIR=str(dirs.results_dir), JOB_ID=job.id, FUNCTION_NAME=job.function)
+    if results_socket:
+        env["RESULTS_SOCKET"] = str(dirs.results_socket)
     if job.source_key is not None:
         env.update(STORAGE_OBJECT_BUCKET=job.source_bucket, STORAGE_OBJECT_KEY=job.source_key,
                    EVENT=json.dumps(job.event or {}))

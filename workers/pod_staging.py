@@ -9,8 +9,9 @@
    `.alive` open while it lives, writes the command's stdout to `stdout` and its exit code
    to `exit-code`; stderr stays the container's log;
 4. `stage-out` (the Sluice image) reads `.alive` to its end, which comes when the wrapper
-   exits or its container is killed (out of memory, say), uploads the outputs and stdout,
-   and writes the result document that the worker reads.
+   exits or its container is killed (out of memory, say), uploads the outputs, stdout and
+   the files in `results/` (each one a result), and writes the result document that the
+   worker reads.
 
 Nothing here talks to Kubernetes; the same steps run as plain processes in the tests."""
 
@@ -29,6 +30,8 @@ from core.errors import Invalid
 from core.jobs import OutputObject
 from core.keys import check_key, prefix_problem
 from core.objects import ObjectStore
+from core.results import MAX_PER_JOB
+from workers import result_files
 from workers.staging import checked_outputs, upload_outputs
 from workers.workdir import Workdir
 
@@ -63,6 +66,8 @@ class StagingPlan:
     stdout_key: str
     input_bucket: str | None = None
     input_key: str | None = None
+    results_prefix: str | None = None
+    """Where the result files go, one object each, numbered in the order of their names."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
@@ -78,9 +83,11 @@ class StagingPlan:
         for key in (plan.input_key, plan.result_key, plan.stdout_key):
             if key is not None:
                 check_key(key)
-        problem = prefix_problem(plan.output_prefix)
-        if problem:
-            raise Invalid(f"{PLAN_VARIABLE}: output_prefix {problem}")
+        for name, prefix in (("output_prefix", plan.output_prefix),
+                             ("results_prefix", plan.results_prefix)):
+            problem = prefix_problem(prefix) if prefix is not None else None
+            if problem:
+                raise Invalid(f"{PLAN_VARIABLE}: {name} {problem}")
         return plan
 
     @classmethod
@@ -95,7 +102,7 @@ class StagingPlan:
 def stage_in(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> Path:
     """The init container's work: directories, the input, the wrapper and the pipe."""
     dirs = Workdir.at(root)
-    for directory in (dirs.input_dir, dirs.output_dir):
+    for directory in dirs.kept_dirs:
         directory.mkdir(parents=True, exist_ok=True)
     path = dirs.input_dir / plan.input_name
     if plan.input_key is not None and plan.input_bucket is not None:
@@ -108,8 +115,9 @@ def stage_in(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> Path
     alive = root / ".alive"
     if not alive.exists():
         os.mkfifo(alive, 0o666)
-    # The function's image may run as any user: let it write its outputs.
+    # The function's image may run as any user: let it write its outputs and results.
     dirs.output_dir.chmod(0o1777)
+    dirs.results_dir.chmod(0o1777)
     return path
 
 
@@ -163,12 +171,14 @@ def follow_stdout(out: BinaryIO, root: Path = ROOT, poll: float = 0.2) -> None:
 @dataclasses.dataclass(frozen=True)
 class PodResult:
     """The uploader's report, read by the worker: the function's exit code (None when its
-    container was killed first), its stdout's size, the outputs, and why none was uploaded."""
+    container was killed first), its stdout's size, the outputs, why none was uploaded, and
+    for each result file the key of its object, or why it is no result."""
 
     exit_code: int | None
     stdout_size: int
     outputs: tuple[OutputObject, ...]
     error: str | None = None
+    results: tuple[dict[str, str], ...] = ()
 
 
 def stage_out(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> dict[str, Any]:
@@ -184,9 +194,35 @@ def stage_out(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> dic
         objects.put_file(plan.result_bucket, plan.stdout_key, dirs.stdout, "text/plain", {})
     result = {"exit_code": exit_code, "stdout_size": stdout_size,
               "outputs": [o.to_dict() for o in outputs],
-              "error": problem}
+              "error": problem, "results": upload_results(plan, objects, dirs.results_dir)}
     objects.put_bytes(plan.result_bucket, plan.result_key, json.dumps(result).encode())
     return result
+
+
+def upload_results(plan: StagingPlan, objects: ObjectStore, directory: Path
+                   ) -> list[dict[str, str]]:
+    """Each result file as an object of its own, for the worker to keep: `{"key": ...}`,
+    or `{"refused": why}` for one that is no result."""
+    dir_fd = result_files.open_dir(directory) if plan.results_prefix is not None else None
+    if dir_fd is None:
+        return []
+    try:
+        found, _ = result_files.candidates(dir_fd, 2 * MAX_PER_JOB)
+        reports = []
+        for number, candidate in enumerate(found[:MAX_PER_JOB]):
+            data = result_files.read(dir_fd, candidate.name, None)
+            if isinstance(data, str):
+                reports.append({"refused": data})
+                continue
+            key = f"{plan.results_prefix}{number}"
+            objects.put_bytes(plan.result_bucket, key, data)
+            reports.append({"key": key})
+    finally:
+        os.close(dir_fd)
+    if len(found) > MAX_PER_JOB:
+        reports.append({"refused": f"{len(found) - MAX_PER_JOB} result file(s) not read: a "
+                                   f"job keeps at most {MAX_PER_JOB} results"})
+    return reports
 
 
 def parse_result(data: bytes) -> PodResult:
@@ -195,9 +231,11 @@ def parse_result(data: bytes) -> PodResult:
         outputs = tuple(OutputObject(**o) for o in result["outputs"])
         exit_code, stdout_size = result["exit_code"], int(result["stdout_size"])
         error = result.get("error")
+        results = tuple({k: str(v) for k, v in report.items() if k in ("key", "refused")}
+                        for report in result.get("results", []))
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise Invalid(f"the uploader's result document is malformed: {exc}") from exc
     if exit_code is not None and not isinstance(exit_code, int):
         raise Invalid("the uploader's result document has a malformed exit code")
     return PodResult(exit_code, stdout_size, outputs,
-                     error if isinstance(error, str) else None)
+                     error if isinstance(error, str) else None, results)

@@ -1,6 +1,7 @@
 """Runs one job message: decide whether to run it, run the attempt through the executor
-inside the one failure boundary (`workers.failures`), its output shipped as it runs
-(`workers.shipping`), and record the outcome once, while the job's lease is still held."""
+inside the one failure boundary (`workers.failures`), its output shipped and its results
+kept as it runs (`workers.shipping`, `workers.results`), and record the outcome once, while
+the job's lease is still held."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from workers.executors.base import Attempt, Executor
 from workers.failures import (TryAgain, decide, interrupted, past_the_last, retry_of_function,
                              unexpected)
 from workers.leases import Lease, Leases
+from workers.results import ResultsCollector
 from workers.shipping import LogShipper
 from workers.staging import captured, keep_logs
 from workers.workdir import Workdir
@@ -36,9 +38,10 @@ TAKE_OVER_RETRY_MS = 500
 class JobRunner:
     def __init__(self, *, store: JobStore, blobs: Blobs, catalog: FunctionCatalog,
                  finisher: Finisher, executor: Executor, leases: Leases, shipper: LogShipper,
-                 workdir: Path, retry: RetrySettings):
+                 results: ResultsCollector, workdir: Path, retry: RetrySettings):
         self.store, self.blobs, self.catalog, self.finisher = store, blobs, catalog, finisher
         self.executor, self.leases, self.shipper = executor, leases, shipper
+        self.results = results
         self.workdir, self.retry = workdir, retry
         self.concurrency = ConcurrencyLimits(store, catalog)
 
@@ -70,13 +73,15 @@ class JobRunner:
     def _attempt(self, job: Job, lease: Lease) -> Outcome | TryAgain:
         """The failure boundary: whatever the attempt raises becomes an outcome or a retry
         here, and nowhere else."""
-        workdir = shipment = None
+        workdir = shipment = inbox = None
         try:
             workdir = Workdir.for_thread(self.workdir)
             fn = self.catalog.revision(job.function, job.revision)
             if lease.interrupted:
                 return interrupted(job, Outcome(reason=Reason.INTERRUPTED))
-            running = self.executor.start(Attempt(job=job, function=fn, workdir=workdir))
+            inbox = self.results.inbox(job.id, workdir)
+            running = self.executor.start(Attempt(job=job, function=fn, workdir=workdir,
+                                                  results=inbox))
             shipment = self.shipper.watch(job.id, job.attempts, workdir.stdout, workdir.stderr)
             lease.stop = running.kill
             if lease.lost or lease.interrupted:
@@ -95,6 +100,9 @@ class JobRunner:
                 verdict = self._with_logs(verdict, job, workdir)
         finally:
             shipped = shipment is not None and self.shipper.unwatch(shipment)
+            if inbox is not None:
+                # Already done when the attempt was staged out; else its socket goes.
+                inbox.finish(files=False)
             if workdir is not None:
                 workdir.clear_quietly()
         return _with_live_log(verdict) if shipped else verdict

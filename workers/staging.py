@@ -10,6 +10,7 @@ import dataclasses
 import mimetypes
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.blobs import Blobs
@@ -40,20 +41,23 @@ class LocalStaging:
 
     def stage_out(self, attempt: Attempt, execution: Execution, owner: int | None = None
                   ) -> Outcome:
-        """Upload every output file and keep stdout and stderr. Outputs that cannot be
-        uploaded (see `checked_outputs`) fail the attempt, and none is uploaded; the logs
-        are kept still. An attempt stopped halfway (cancelled, interrupted) publishes no
-        outputs: half-written files must not trigger the functions that watch them."""
+        """Keep the last results, upload every output file and keep stdout and stderr.
+        Outputs that cannot be uploaded (see `checked_outputs`) fail the attempt, and none
+        is uploaded; the logs are kept still. An attempt stopped halfway (cancelled,
+        interrupted) publishes no outputs nor result files: half-written files must not
+        trigger the functions that watch them, nor be read as results."""
         job, fn, dirs = attempt.job, attempt.function, attempt.workdir
+        stopped = execution.reason in STOPPED
+        notes = attempt.results.finish(files=not stopped) if attempt.results else []
         prefix = output_prefix(job, fn)
-        files, problem = ([], None) if execution.reason in STOPPED \
+        files, problem = ([], None) if stopped \
             else checked_outputs(dirs.output_dir, prefix, owner)
         outputs = upload_outputs(files, fn.output.bucket, prefix, output_metadata(job),
                                  self.objects)
         reason, error = (execution.reason, execution.error) if problem is None \
             else (Reason.ERROR, problem)
         logs = keep_logs(self.blobs, job, captured(dirs.stdout), captured(dirs.stderr),
-                         error)
+                         error, notes=notes)
         return dataclasses.replace(logs, exit_code=execution.exit_code, reason=reason,
                                    error=error, cpu_seconds=execution.cpu_seconds,
                                    peak_memory=execution.peak_memory, outputs=outputs)
@@ -75,13 +79,14 @@ def captured(path: Path, limit: int | None = None, offset: int = 0) -> bytes:
 
 
 def keep_logs(blobs: Blobs, job: Job, stdout: bytes, stderr: bytes, error: str | None,
-              *, stdout_ref: str | None = None) -> Outcome:
+              *, stdout_ref: str | None = None, notes: Sequence[str] = ()) -> Outcome:
     """An outcome holding only the attempt's captured output, placed as blobs: `stderr`
-    ends with Sluice's own word on the attempt, if any. `stdout_ref` names a stdout already
-    stored (by a pod's uploader) instead of `stdout`."""
+    ends with Sluice's own word on the attempt, its `notes` and its error, if any.
+    `stdout_ref` names a stdout already stored (by a pod's uploader) instead of `stdout`."""
     inline: dict[str, bytes] = {}
     if stdout_ref is None:
         stdout_ref, inline = blobs.prepare(log_key("stdout", job.id, job.attempts), stdout)
+    stderr += "".join(f"sluice: {note}\n" for note in notes).encode()
     if error:
         stderr += f"sluice: {error}\n".encode()
     stderr_ref, inline_err = blobs.prepare(log_key("stderr", job.id, job.attempts), stderr)

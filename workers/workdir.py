@@ -1,5 +1,6 @@
-"""An attempt's scratch directory (`input/`, `output/`, `stdout`, `stderr`), one per worker
-thread, and the removal of those that workers which died left behind."""
+"""An attempt's scratch directory (`input/`, `output/`, `results/`, `stdout`, `stderr`, the
+results socket), one per worker thread, and the removal of those that workers which died
+left behind."""
 
 from __future__ import annotations
 
@@ -30,12 +31,22 @@ class Workdir:
     stderr: Path
     rusage: Path
     """Where GNU time reports what the function used."""
+    results_dir: Path
+    """`RESULTS_DIR`: each file written here becomes a result (`workers.results`)."""
+    results_socket: Path
+    """`RESULTS_SOCKET`: each datagram sent here is a result."""
 
     @classmethod
     def at(cls, root: Path) -> Workdir:
         """The layout under `root`, on a worker or in a Kubernetes Job's pod."""
         return cls(root=root, input_dir=root / "input", output_dir=root / "output",
-                   stdout=root / "stdout", stderr=root / "stderr", rusage=root / "rusage")
+                   stdout=root / "stdout", stderr=root / "stderr", rusage=root / "rusage",
+                   results_dir=root / "results", results_socket=root / "results.sock")
+
+    @property
+    def kept_dirs(self) -> tuple[Path, ...]:
+        """The directories the function is given, kept from one attempt to the next."""
+        return self.input_dir, self.output_dir, self.results_dir
 
     @classmethod
     def for_thread(cls, base: Path) -> Workdir:
@@ -57,16 +68,16 @@ class Workdir:
         return workdir
 
     def clear(self) -> None:
-        """Remove everything the last attempt left, keeping `input/` and `output/` as
-        directories of their own (a function may have replaced them with links)."""
+        """Remove everything the last attempt left, keeping `input/`, `output/` and
+        `results/` as directories of their own (a function may have replaced them with
+        links)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        kept = {directory.name for directory in self.kept_dirs}
         with os.scandir(self.root) as entries:
             for entry in entries:
-                keep = entry.name in (self.input_dir.name, self.output_dir.name) \
-                    and entry.is_dir(follow_symlinks=False)
-                if not keep:
+                if not (entry.name in kept and entry.is_dir(follow_symlinks=False)):
                     _remove(entry)
-        for directory in (self.input_dir, self.output_dir):
+        for directory in self.kept_dirs:
             directory.mkdir(exist_ok=True)
             with os.scandir(directory) as entries:
                 for entry in entries:

@@ -1,6 +1,6 @@
 """A worker process (`sluice worker`): its job context, executor and runner, the Dramatiq
-worker threads, leases, the log shipper, the sweeper, the janitor, the callback sender,
-and the discovery of new functions' queues."""
+worker threads, leases, the log shipper, the results collector, the sweeper, the janitor,
+the callback sender, and the discovery of new functions' queues."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from workers.executors.process import ProcessExecutor
 from workers.executors.sandbox import Sandbox
 from workers.leases import Leases, new_owner
 from workers.reaper import Reaper
+from workers.results import ResultsCollector
 from workers.running import JobRunner
 from workers.shipping import LogShipper
 from workers.staging import LocalStaging
@@ -84,10 +85,13 @@ class Worker:
             self.context.close()
             raise
         self.shipper = LogShipper(self.context.store)
+        self.results = ResultsCollector(self.context.store,
+                                        ttl_seconds=settings.worker.results_ttl_seconds)
         self.runner = JobRunner(
             store=self.context.store, blobs=self.context.blobs, catalog=self.context.catalog,
             finisher=self.context.finisher, executor=executor, leases=self.leases,
-            shipper=self.shipper, workdir=settings.worker.work_dir, retry=settings.worker.retry)
+            shipper=self.shipper, results=self.results, workdir=settings.worker.work_dir,
+            retry=settings.worker.retry)
         self.sweeper = Sweeper(self.context.store, self.context.publisher, settings.worker)
         self.janitor = Janitor(self.context.store, self.context.objects, self.context.catalog,
                                default_retention=settings.worker.retention_seconds,
@@ -108,6 +112,7 @@ class Worker:
         remove_stale_workdirs(self.runner.workdir)
         self.leases.start()
         self.shipper.start()
+        self.results.start()
         self.worker.start()
         self.discover_queues()
         if not self.functions:
@@ -149,5 +154,6 @@ class Worker:
         self.reaper.close()
         self.callbacks.stop()
         self.shipper.stop()
+        self.results.stop()
         self.leases.stop()
         self.context.close()

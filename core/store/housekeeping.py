@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from core.jobs import BLOB_KINDS, Job, JobStatus, blob_key
-from core.store import attempts, logchunks
+from core.store import attempts, logchunks, resultrows
 from core.store.database import Database
 from core.store.jobrows import ACTIVE, job_from_row
 from core.store.schema import blobs, jobs
@@ -39,7 +39,8 @@ class Housekeeping:
         return self.db.read(lambda c: c.execute(query).scalar_one())
 
     def delete_jobs(self, job_ids: Iterable[str]) -> int:
-        """Delete finished jobs and their inline blobs; active ones are left alone."""
+        """Delete finished jobs with their inline blobs and results; active ones are left
+        alone."""
         ids = list(job_ids)
         if not ids:
             return 0
@@ -54,6 +55,7 @@ class Housekeeping:
                     blob_key(kind, job_id) for job_id in gone for kind in BLOB_KINDS])))
                 attempts.delete(c, gone)
                 logchunks.delete_jobs(c, gone)
+                resultrows.delete_jobs(c, gone)
             return len(gone)
         return self.db.write(delete)
 

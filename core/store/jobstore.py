@@ -1,6 +1,6 @@
 """Job persistence (functions: `functionrows`, attempts: `attempts`, the sweeper's and the
-janitor's queries: `housekeeping`, callbacks: `callbackrows`, schedules: `schedulerows`).
-Every state change is one compare-and-set UPDATE."""
+janitor's queries: `housekeeping`, callbacks: `callbackrows`, schedules: `schedulerows`,
+results: `resultrows`). Every state change is one compare-and-set UPDATE."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from core.store.functionrows import FunctionRows
 from core.store.housekeeping import Housekeeping
 from core.store.jobrows import ACTIVE, TO_COLUMN, job_from_row, job_values
 from core.store.logchunks import LogChunk
+from core.store.resultrows import ResultRows
 from core.store.schedulerows import ScheduleRows
 from core.store.schema import blobs, jobs, storable
 
@@ -114,7 +115,7 @@ _GET_BLOB = sa.select(blobs.c.data).where(blobs.c.key == sa.bindparam("w_key"))
 _INSERT_JOB = jobs.insert()
 
 
-class JobStore(FunctionRows, Housekeeping, CallbackRows, ScheduleRows):
+class JobStore(FunctionRows, Housekeeping, CallbackRows, ScheduleRows, ResultRows):
     """Functions, jobs and inline blobs in one relational database."""
 
     def __init__(self, url: str):

@@ -115,6 +115,22 @@ log_chunks = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
+# What functions published while they ran (`core.results`), in the order it arrived: the
+# sequence is the table's own, so no two writers of one job can take the same number, and
+# it is never given again (a page's cursor stays good after a pop).
+results = sa.Table(
+    "results", metadata,
+    sa.Column("sequence", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("job_id", sa.String(26), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_results_job_sequence", "job_id", "sequence"),
+    sa.Index("ix_results_expires", "expires_at"),
+    sqlite_autoincrement=True,
+)
+
 blobs = sa.Table(
     "blobs", metadata,
     sa.Column("key", sa.String(255), primary_key=True),

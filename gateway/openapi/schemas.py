@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import callbacks, functions, keys, oscar, quantities, retries, schedules
+from core import callbacks, functions, keys, oscar, quantities, results, retries, schedules
 from core.errors import SluiceError
 from core.ids import JOB_ID_PATTERN
 from core.jobs import JobStatus, Reason, Trigger
@@ -231,6 +231,15 @@ def components() -> dict[str, Any]:
                                     **OUTPUT, "url": {"type": "string", "format": "uri"}})}}),
         "Attempts": _obj({"job": STRING, "status": {"enum": [str(s) for s in JobStatus]},
                           "attempts": {"type": "array", "items": _attempt()}}),
+        "Results": _obj({"job": STRING, "status": {"enum": [str(s) for s in JobStatus]},
+                         "results": {"type": "array", "items": _obj({
+                             "sequence": {"type": "integer", "minimum": 1}, "size": {
+                                 "type": "integer", "minimum": 1, "maximum": results.MAX_BYTES},
+                             "created_at": {"type": "string", "format": "date-time"},
+                             "expires_at": {"type": "string", "format": "date-time"},
+                             "data": {"type": "string", "contentEncoding": "base64"}})},
+                         "next_cursor": {"type": "integer", "minimum": 1}},
+                        required=("job", "status", "results")),
         "CallbackSecret": _obj({"function": STRING, "secret": STRING, "header": STRING}),
         "Cancelled": _obj({"function": STRING, "cancelled": {
             "type": "array", "items": _pattern(JOB_ID_PATTERN)}}),

@@ -9,6 +9,7 @@ from aiohttp import web
 from core import callbacks
 from core.functions import Function
 from core.jobs import Job, JobStatus
+from core.results import MAX_PER_JOB
 from core.times import rfc3339
 from gateway import log_stream, responses
 from gateway.auth import caller
@@ -22,6 +23,7 @@ from gateway.requests import (callback, idempotency_key, prefer, query_choice, q
 from gateway.service import Invocation
 
 routes = web.RouteTableDef()
+RESULTS_PAGE = 100
 
 JOB_HEADERS = {"Sluice-Job-Id": STRING, "Sluice-Job-Status": STRING, "Location": STRING}
 PREFER = header("Prefer", STRING, "respond-async to answer at once with the job; wait=N to "
@@ -257,6 +259,37 @@ async def job_attempts(request: web.Request) -> web.Response:
     return _json({"job": job.id, "status": str(job.status), "attempts": [
         attempt.to_dict() | {"logs": f"/v1/jobs/{job.id}/logs?attempt={attempt.number}"}
         for attempt in ended]})
+
+
+@routes.get("/v1/jobs/{id}/results")
+@described("What a job's function published as it ran, or, with pop, its oldest result, "
+           "taken", tag="jobs", problems=(400, 404), parameters=(
+               query("pop", {"enum": ["0", "1", "true", "false"], "default": "0"},
+                     "Take the oldest result, as Abaco's results endpoint does: its bytes, "
+                     "removed from the job; an empty answer when there is none."),
+               query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PER_JOB,
+                               "default": RESULTS_PAGE}, "Without pop: at most this many."),
+               query("cursor", {"type": "integer", "minimum": 0, "maximum": 10**12},
+                     "Without pop: the next_cursor of the page before.")),
+           answers={200: answer("The results that have not expired, the oldest first; with "
+                                "pop, the oldest one's bytes", {
+                                    JSON: ref("Results"),
+                                    "application/octet-stream": {"type": "string",
+                                                                 "format": "binary"}})})
+async def job_results(request: web.Request) -> web.Response:
+    service, job_id = request.app[SERVICE], request.match_info["id"]
+    if query_choice(request, "pop", ("0", "1", "true", "false"), default="0") in ("1", "true"):
+        data = await service.pop_result(caller(request), job_id)
+        return web.Response(body=data, content_type="application/octet-stream")
+    limit = query_number(request, "limit", RESULTS_PAGE, minimum=1, maximum=MAX_PER_JOB,
+                         integer=True)
+    cursor = query_number(request, "cursor", 0, maximum=10**12, integer=True)
+    job, found = await service.results(caller(request), job_id, after=cursor, limit=limit)
+    body: dict = {"job": job.id, "status": str(job.status),
+                  "results": [result.to_dict() for result in found]}
+    if len(found) == limit:
+        body["next_cursor"] = found[-1].sequence
+    return _json(body)
 
 
 @routes.get("/v1/jobs/{id}/outputs")

@@ -13,7 +13,6 @@ from bench.podman import busybox_rootfs
 from core.errors import CannotRun
 from core.jobs import Reason
 from tests.fixtures.signals import eventually
-from tests.fixtures.stack import start_worker
 from workers.executors.container import MANAGED, WORKER, ContainerExecutor
 from workers.staging import LocalStaging, captured
 
@@ -139,16 +138,6 @@ def test_an_image_that_cannot_be_pulled_cannot_run(podman, attempts):
                                  LocalStaging(attempts.objects, attempts.blobs))
     with pytest.raises(CannotRun, match="pull image 'localhost:1/nowhere:1'"):
         executor.start(attempts.make({"image": "localhost:1/nowhere:1", "script": "true"}))
-
-
-@pytest.fixture
-def container_worker(settings, podman):
-    """A worker of the container executor, pulling what is not on the machine."""
-    worker = start_worker(dataclasses.replace(settings, worker=dataclasses.replace(
-        settings.worker, executor="container", container_host=podman.url,
-        pull_policy="if-not-present")))
-    yield worker
-    worker.stop()
 
 
 async def test_a_function_with_an_image_runs_in_a_container_end_to_end(

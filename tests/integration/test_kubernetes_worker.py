@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+<<<<<<< HEAD
 from tests.fixtures.signals import job as job_record
+=======
+from tests.fixtures.results import sent
+>>>>>>> results
 from workers.executors import kubernetes_api
 
 
@@ -63,6 +67,7 @@ async def test_a_stdout_too_large_for_the_store_is_answered_from_s3(api):
     assert (await logs.read()).startswith(expected)
 
 
+<<<<<<< HEAD
 async def test_a_follower_gets_a_kubernetes_jobs_stdout_line_by_line_while_it_runs(api):
     """The function prints a line a second for 4 s: each comes through the pod's stdout
     sidecar, the worker and the job store, and the whole stdout once, in order."""
@@ -82,3 +87,19 @@ async def test_a_follower_gets_a_kubernetes_jobs_stdout_line_by_line_while_it_ru
     kept = await api.request("GET", f"/v1/jobs/{job_id}/logs?stream=stdout")
     assert await kept.read() == b"tick 1\ntick 2\ntick 3\ntick 4\n"
     assert (await job_record(api, job_id))["status"] == "succeeded"
+=======
+async def test_a_pods_result_files_are_kept_when_it_ends_and_it_has_no_socket(api):
+    """The socket lies on the worker's disk, which a pod cannot reach."""
+    await api.deploy("pod-results", image="busybox:1.36", script=(
+        'printf a > "$RESULTS_DIR/1"; head -c 200000 /dev/zero > "$RESULTS_DIR/2-big"; '
+        'printf b > "$RESULTS_DIR/3"; echo "socket: ${RESULTS_SOCKET-none}"'))
+    response = await api.request("POST", "/v1/functions/pod-results/invocations")
+    assert (response.status, await response.read()) == (200, b"a")
+    job_id = response.headers["Sluice-Job-Id"]
+    assert await sent(api, job_id) == [b"a", b"b"]
+    logs = {stream: await (await api.request(
+        "GET", f"/v1/jobs/{job_id}/logs?stream={stream}")).text()
+        for stream in ("stdout", "stderr")}
+    assert logs == {"stdout": "socket: none\n",
+                    "stderr": "sluice: result file '2-big' is over 131072 bytes\n"}
+>>>>>>> results

@@ -12,17 +12,20 @@ from typing import Protocol
 
 from core.functions import Function
 from core.jobs import Job, Outcome, Reason
+from workers.results import Inbox
 from workers.workdir import Workdir
 
 
 @dataclasses.dataclass(frozen=True)
 class Attempt:
     """One attempt of a job: the job as claimed, the revision of the function it was invoked
-    with, and the worker thread's scratch directory, empty."""
+    with, the worker thread's scratch directory, empty, and where its results go (an
+    executor whose functions can reach the worker's disk opens its socket)."""
 
     job: Job
     function: Function
     workdir: Workdir
+    results: Inbox | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Runs a function in a container through the Docker Engine API (Docker, or Podman's API
-socket), staged on the worker's disk: input mounted read-only, output writable, no network
-unless asked, an init process, memory and CPU limits, and the container removed afterwards.
+socket), staged on the worker's disk: input mounted read-only, output and results writable,
+the results socket where Abaco's actors find it, no network unless asked, an init process,
+memory and CPU limits, and the container removed afterwards.
 The engine's errors become Sluice's where the client is called: an engine out of reach is
 `Unavailable` (the attempt is tried again), an image that cannot be had or a container the
 engine refuses is `CannotRun`."""
@@ -17,6 +18,7 @@ from pathlib import Path
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import Mount
 
 from core import runnable
 from core.errors import CannotRun, Unavailable
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 # comes, for the log shipper; one that ends sooner has it read once, at its end.
 FOLLOW_AFTER = 1.0
 MOUNT = Path("/sluice")
+# Where Abaco mounts an actor's results socket (actors/worker.py), besides RESULTS_SOCKET.
+ABACO_RESULTS_SOCKET = "/_abaco_results.sock"
 MANAGED = "sluice.managed"
 WAIT_INTERVAL = "10ms"
 WORKER = "sluice.worker"
@@ -101,13 +105,20 @@ class RunningContainer:
         self._killed: Reason | None = None
         self._lock = threading.Lock()
         self._copiers: list[threading.Thread] = []
-        fn, root = attempt.function, attempt.workdir.root
+        fn, dirs = attempt.function, attempt.workdir
+        sock = attempt.results.open_socket() if attempt.results is not None else None
+        # Read-only, as Abaco mounts it: sending to a socket needs no write to its mount.
+        mounts = [Mount(target, str(sock), type="bind", read_only=True)
+                  for target in (ABACO_RESULTS_SOCKET, str(_DIRS.results_socket))] if sock else []
         with _engine_errors("create the container"):
             self.container = executor.client.containers.create(
                 fn.image, fn.argv() or None,
-                environment=environment(attempt.job, fn, _DIRS, _BASE_ENV),
-                volumes={str(root / "input"): {"bind": str(_DIRS.input_dir), "mode": "ro"},
-                         str(root / "output"): {"bind": str(_DIRS.output_dir), "mode": "rw"}},
+                environment=environment(attempt.job, fn, _DIRS, _BASE_ENV,
+                                        results_socket=sock is not None),
+                volumes={str(dirs.input_dir): {"bind": str(_DIRS.input_dir), "mode": "ro"},
+                         str(dirs.output_dir): {"bind": str(_DIRS.output_dir), "mode": "rw"},
+                         str(dirs.results_dir): {"bind": str(_DIRS.results_dir), "mode": "rw"}},
+                mounts=mounts,
                 working_dir=str(_DIRS.output_dir),
                 network_mode=None if fn.network else "none",
                 init=True, mem_limit=fn.memory, memswap_limit=fn.memory,

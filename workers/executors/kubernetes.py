@@ -72,6 +72,7 @@ class KubernetesExecutor:
             output_prefix=output_prefix(job, fn), metadata=output_metadata(job),
             result_bucket=self.blobs.bucket,
             result_key=f"pods/{job.id}/{job.attempts}/result.json",
+            results_prefix=f"pods/{job.id}/{job.attempts}/results/",
             stdout_key=log_key("stdout", job.id, job.attempts))
         manifest = job_manifest(
             job_id=job.id, attempt=job.attempts, fn=fn, plan=plan, cluster=self.cluster,
@@ -175,6 +176,8 @@ class RunningJob:
             result = parse_result(executor.objects.get_bytes(plan.result_bucket,
                                                              plan.result_key))
             exit_code, outputs, error = result.exit_code, result.outputs, error or result.error
+            if self._killed is None:
+                self._keep_results(result.results)
             if result.stdout_size > executor.blobs.inline_max:
                 # The uploader put it where the job's blobs live: no need to fetch it.
                 stdout_ref = executor.blobs.ref_for(plan.stdout_key, result.stdout_size)
@@ -195,10 +198,27 @@ class RunningJob:
             reason = Reason.ERROR
             error = error or (None if exit_code is not None
                               else "the attempt ended without an exit code")
+        notes = self.attempt.results.finish(files=False) if self.attempt.results else []
         logs = keep_logs(executor.blobs, self.attempt.job, stdout, self._function_log(),
-                         error, stdout_ref=stdout_ref)
+                         error, stdout_ref=stdout_ref, notes=notes)
         return dataclasses.replace(logs, exit_code=exit_code, reason=reason, error=error,
                                    outputs=outputs)
+
+    def _keep_results(self, reports: tuple[dict[str, str], ...]) -> None:
+        """The result files the uploader sent, handed to the attempt's inbox (the socket is
+        not offered in a pod: it lies on the worker's disk, not the node's)."""
+        inbox, objects = self.attempt.results, self.executor.objects
+        if inbox is None:
+            return
+        for report in reports:
+            if not report.get("key", "").startswith(self.plan.results_prefix):
+                inbox.take(report.get("refused", "a result file was not read"))
+                continue
+            try:
+                inbox.take(objects.get_bytes(self.plan.result_bucket, report["key"]))
+                objects.delete(self.plan.result_bucket, report["key"])
+            except SluiceError as exc:
+                inbox.take(f"a result file could not be fetched ({exc.detail})")
 
     def _staging_failure(self, state: JobState) -> str | None:
         """Why a staging container failed, from the last line of its log."""

@@ -47,10 +47,13 @@ class ProcessExecutor:
     def start(self, attempt: Attempt) -> RunningAttempt:
         fn, dirs = attempt.function, attempt.workdir
         runnable.check_runnable(fn, self.name)
-        self.sandbox.hand_over(dirs, self.staging.stage_in(attempt))
+        input_file = self.staging.stage_in(attempt)
+        offered = attempt.results is not None \
+            and attempt.results.open_socket(self.sandbox.user) is not None
+        self.sandbox.hand_over(dirs, input_file)
         base = {"PATH": BASE_PATH, "HOME": str(dirs.root), "LANG": "C.UTF-8",
                 "TMPDIR": str(dirs.root)}
-        env = environment(attempt.job, fn, dirs, base)
+        env = environment(attempt.job, fn, dirs, base, results_socket=offered)
         # Without bubblewrap every function reaches the network: one launcher serves all.
         standing = self._standing_for(dirs,
                                       network=fn.network and self.sandbox.bwrap is not None)

@@ -130,7 +130,7 @@ class Sandbox:
         if self.user is None:
             return
         uid, gid = self.user
-        for path in (workdir.root, workdir.input_dir, workdir.output_dir, input_file):
+        for path in (workdir.root, *workdir.kept_dirs, input_file):
             os.chown(path, uid, gid)
         workdir.root.chmod(0o700)
 
