@@ -10,11 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-<<<<<<< HEAD
-from tests.fixtures.signals import job as job_record
-=======
 from tests.fixtures.results import sent
->>>>>>> results
+from tests.fixtures.signals import job as job_record
 from workers.executors import kubernetes_api
 
 
@@ -67,7 +64,6 @@ async def test_a_stdout_too_large_for_the_store_is_answered_from_s3(api):
     assert (await logs.read()).startswith(expected)
 
 
-<<<<<<< HEAD
 async def test_a_follower_gets_a_kubernetes_jobs_stdout_line_by_line_while_it_runs(api):
     """The function prints a line a second for 4 s: each comes through the pod's stdout
     sidecar, the worker and the job store, and the whole stdout once, in order."""
@@ -87,7 +83,8 @@ async def test_a_follower_gets_a_kubernetes_jobs_stdout_line_by_line_while_it_ru
     kept = await api.request("GET", f"/v1/jobs/{job_id}/logs?stream=stdout")
     assert await kept.read() == b"tick 1\ntick 2\ntick 3\ntick 4\n"
     assert (await job_record(api, job_id))["status"] == "succeeded"
-=======
+
+
 async def test_a_pods_result_files_are_kept_when_it_ends_and_it_has_no_socket(api):
     """The socket lies on the worker's disk, which a pod cannot reach."""
     await api.deploy("pod-results", image="busybox:1.36", script=(
@@ -102,4 +99,3 @@ async def test_a_pods_result_files_are_kept_when_it_ends_and_it_has_no_socket(ap
         for stream in ("stdout", "stderr")}
     assert logs == {"stdout": "socket: none\n",
                     "stderr": "sluice: result file '2-big' is over 131072 bytes\n"}
->>>>>>> results
