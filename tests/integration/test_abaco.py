@@ -9,6 +9,8 @@ import asyncio
 import json
 import shutil
 
+from aiohttp import web
+
 from tests.fixtures.signals import until
 
 ECHO_MSG = 'echo "Contents of MSG: $MSG"'
@@ -257,6 +259,26 @@ async def test_a_linked_actor_gets_each_ended_execution_as_abacos_event(api):
 async def _executions_of(api, actor_id: str) -> list:
     listed = await api.request("GET", f"/actors/v2/{actor_id}/executions")
     return (await answer(listed))["result"]["executions"]
+
+
+async def test_a_webhook_gets_the_record_of_each_ended_execution(api, aiohttp_server):
+    """Abaco POSTs its events to an actor's webhook (events.py:86-95); Sluice POSTs each
+    ended job's record there, as it does to a function's callback."""
+    posted = []
+
+    async def receive(request: web.Request) -> web.Response:
+        posted.append(await request.json())
+        return web.Response()
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    hook = str((await aiohttp_server(app)).make_url("/hook"))
+    actor = await register(api, script="true", webhook=hook)
+    assert actor["webhook"] == hook
+    sent = await api.request("POST", f"/actors/v2/{actor['id']}/messages",
+                             data={"message": "x"})
+    execution_id = (await answer(sent))["result"]["executionId"]
+    await until(lambda: posted, what="the webhook's POST")
+    assert (posted[0]["id"], posted[0]["status"]) == (execution_id, "succeeded")
 
 
 async def test_a_link_must_name_an_actor_and_make_no_cycle(api):
