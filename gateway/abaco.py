@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from core import errors
 from core.abaco import actors
@@ -168,7 +169,7 @@ async def read_message(request: web.Request, limit: int) -> Message:
 async def _form(request: web.Request) -> dict[str, str]:
     try:
         form = await request.post()
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, HttpProcessingError) as exc:
         raise errors.BadRequest(f"the form cannot be read: {exc}") from None
     fields = {}
     for key, value in form.items():
