@@ -23,6 +23,7 @@ from core.functions import Function
 from gateway.auth import caller
 from gateway.documents import parse_json
 from gateway.keys import SERVICE
+from gateway.openapi.operations import described
 from gateway.problems import STATUS
 from gateway.requests import read_body, read_document
 
@@ -80,13 +81,16 @@ def enveloped(handler: Handler) -> Handler:
     return answer
 
 
-def route(routes: web.RouteTableDef, method: str, path: str) -> Callable[[Handler], Handler]:
+def operation(routes: web.RouteTableDef, method: str, path: str, summary: str,
+              **description: Any) -> Callable[[Handler], Handler]:
     """Register the handler under `/actors/v2` (the hosted API's path) and `/actors` (what
-    Abaco itself serves)."""
+    Abaco itself serves), its errors `enveloped`, described for the OpenAPI document."""
     def register(handler: Handler) -> Handler:
+        answering = described(f"{summary} (Abaco's)", tag=TAG, problem_schema=ERROR,
+                              **description)(enveloped(handler))
         for prefix in PREFIXES:
-            routes.route(method, prefix + path)(handler)
-        return handler
+            routes.route(method, prefix + path)(answering)
+        return answering
     return register
 
 

@@ -10,11 +10,11 @@ from aiohttp import web
 
 from core.abaco import actors
 from core.errors import Invalid, NotFound
-from gateway.abaco import (ERROR, TAG, actor_function, actor_id, api_server, base, enveloped,
-                           of_actor, ok, read_actor, read_message, route)
+from gateway.abaco import (actor_function, actor_id, api_server, base, of_actor, ok,
+                           operation, read_actor, read_message)
 from gateway.auth import caller
 from gateway.keys import SERVICE, SETTINGS
-from gateway.openapi.operations import JSON, answer, described, json_answer, query
+from gateway.openapi.operations import JSON, answer, json_answer, query
 from gateway.openapi.schemas import STRING, ref
 from gateway.requests import idempotency_key
 from gateway.service import Invocation
@@ -55,19 +55,15 @@ async def _spec(request: web.Request, function: str, *, name: str | None = None,
     return spec
 
 
-@route(routes, "GET", "")
-@described("List the actors (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "GET", "", "List the actors",
            answers={200: json_answer("The actors: every function", "AbacoActorList")})
-@enveloped
 async def list_actors(request: web.Request) -> web.Response:
     functions = await request.app[SERVICE].list_functions(caller(request))
     return ok([_actor(request, fn) for fn in functions], "Actors retrieved successfully.")
 
 
-@route(routes, "POST", "")
-@described("Register an actor (Abaco's)", tag=TAG, problem_schema=ERROR, body=ACTOR_BODY,
-           problems=(409,), answers={200: json_answer("Registered", "AbacoActorAnswer")})
-@enveloped
+@operation(routes, "POST", "", "Register an actor", body=ACTOR_BODY, problems=(409,),
+           answers={200: json_answer("Registered", "AbacoActorAnswer")})
 async def create_actor(request: web.Request) -> web.Response:
     """A new function, named by a new actor id; Abaco's `name` is kept as its label."""
     spec = await _spec(request, actors.new_id())
@@ -75,19 +71,15 @@ async def create_actor(request: web.Request) -> web.Response:
     return ok(_actor(request, fn), "Actor created successfully.")
 
 
-@route(routes, "GET", "/{actor_id}")
-@described("Show an actor (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "GET", "/{actor_id}", "Show an actor",
            answers={200: json_answer("The actor", "AbacoActorAnswer")})
-@enveloped
 async def get_actor(request: web.Request) -> web.Response:
     fn = await actor_function(request)
     return ok(_actor(request, fn), "Actor retrieved successfully.")
 
 
-@route(routes, "PUT", "/{actor_id}")
-@described("Replace an actor's description (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "PUT", "/{actor_id}", "Replace an actor's description",
            body=ACTOR_BODY, answers={200: json_answer("Updated", "AbacoActorAnswer")})
-@enveloped
 async def update_actor(request: web.Request) -> web.Response:
     """The whole description, as Abaco takes it; the actor keeps its `name`."""
     old = await actor_function(request)
@@ -98,10 +90,8 @@ async def update_actor(request: web.Request) -> web.Response:
     return ok(_actor(request, fn), "Actor updated successfully.")
 
 
-@route(routes, "DELETE", "/{actor_id}")
-@described("Delete an actor (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "DELETE", "/{actor_id}", "Delete an actor",
            answers={200: json_answer("Deleted", "AbacoEmpty")})
-@enveloped
 async def delete_actor(request: web.Request) -> web.Response:
     """Its function; its executions stay readable through /v1 until their retention ends."""
     await of_actor(request, request.app[SERVICE].delete_function(caller(request),
@@ -109,8 +99,7 @@ async def delete_actor(request: web.Request) -> web.Response:
     return ok(None, "Actor deleted successfully.")
 
 
-@route(routes, "POST", "/{actor_id}/messages")
-@described("Send an actor a message (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "POST", "/{actor_id}/messages", "Send an actor a message",
            body=MESSAGE_BODY, problems=(429,), parameters=(
                query("_abaco_synchronous", STRING, "true: wait for the execution and answer "
                      "its logs."),
@@ -120,7 +109,6 @@ async def delete_actor(request: web.Request) -> web.Response:
                            {JSON: ref("AbacoMessageAccepted"), "text/html": STRING}),
                201: answer("Synchronous, and not done in time: follow Location",
                            {JSON: ref("AbacoMessageAccepted")}, {"Location": STRING})})
-@enveloped
 async def send_message(request: web.Request) -> web.Response:
     """A form's `message` field, a JSON body or `application/octet-stream`; the function
     reads it at INPUT_FILE_PATH byte for byte, and an Abaco actor's also in MSG."""
@@ -145,10 +133,8 @@ async def send_message(request: web.Request) -> web.Response:
     return ok(accepted)
 
 
-@route(routes, "GET", "/{actor_id}/messages")
-@described("How many messages wait (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "GET", "/{actor_id}/messages", "How many messages wait",
            answers={200: json_answer("The count", "AbacoMessageCount")})
-@enveloped
 async def count_messages(request: web.Request) -> web.Response:
     """Messages not yet taken: the function's queued jobs."""
     count = await of_actor(request, request.app[SERVICE].count_queued(caller(request),
@@ -157,10 +143,8 @@ async def count_messages(request: web.Request) -> web.Response:
                "_links": {"self": f"{base(request)}/{actor_id(request)}/messages"}})
 
 
-@route(routes, "DELETE", "/{actor_id}/messages")
-@described("Purge the messages that wait (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "DELETE", "/{actor_id}/messages", "Purge the messages that wait",
            answers={200: json_answer("Purged", "AbacoPurged")})
-@enveloped
 async def purge_messages(request: web.Request) -> web.Response:
     """Its queued jobs are cancelled (their executions show ERROR)."""
     await of_actor(request, request.app[SERVICE].cancel_queued(caller(request),

@@ -9,10 +9,10 @@ from aiohttp import web
 from core.abaco import executions
 from core.errors import BadRequest, NotFound
 from core.jobs import Job, JobStatus
-from gateway.abaco import ERROR, TAG, actor_function, api_server, base, enveloped, ok, route
+from gateway.abaco import actor_function, api_server, base, ok, operation
 from gateway.auth import Caller, caller
 from gateway.keys import SERVICE
-from gateway.openapi.operations import described, json_answer
+from gateway.openapi.operations import json_answer
 
 routes = web.RouteTableDef()
 PAGE = 500
@@ -22,8 +22,9 @@ def _ids(request: web.Request) -> tuple[str, str]:
     return request.match_info["actor_id"], request.match_info["execution_id"]
 
 
-async def _job(request: web.Request, who: Caller) -> Job:
-    """The execution, if it is one of the actor's."""
+async def _job(request: web.Request) -> tuple[Caller, Job]:
+    """The caller, and the execution if it is one of the actor's."""
+    who = caller(request)
     actor_id, execution_id = _ids(request)
     try:
         job = await request.app[SERVICE].get_job(who, execution_id)
@@ -32,7 +33,7 @@ async def _job(request: web.Request, who: Caller) -> Job:
     if job is None or job.function != actor_id:
         raise NotFound(f"No executions found with actor id of {actor_id} and execution id "
                        f"of {execution_id}.")
-    return job
+    return who, job
 
 
 def _links(request: web.Request, job: Job) -> dict[str, str]:
@@ -40,11 +41,9 @@ def _links(request: web.Request, job: Job) -> dict[str, str]:
     return {"self": home, "logs": f"{home}/logs"}
 
 
-@route(routes, "GET", "/{actor_id}/executions")
-@described("An actor's executions, with their totals (Abaco's)", tag=TAG,
-           problem_schema=ERROR, answers={200: json_answer("The executions, the first first",
-                                                           "AbacoExecutionsAnswer")})
-@enveloped
+@operation(routes, "GET", "/{actor_id}/executions", "An actor's executions, with totals",
+           answers={200: json_answer("The executions, the first first",
+                                     "AbacoExecutionsAnswer")})
 async def list_executions(request: web.Request) -> web.Response:
     fn, who = await actor_function(request), caller(request)
     jobs: list[Job] = []
@@ -59,24 +58,20 @@ async def list_executions(request: web.Request) -> web.Response:
     return ok(summary, "Actor executions retrieved successfully.")
 
 
-@route(routes, "GET", "/{actor_id}/executions/{execution_id}")
-@described("An execution (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "GET", "/{actor_id}/executions/{execution_id}", "An execution",
            answers={200: json_answer("The execution", "AbacoExecutionAnswer")})
-@enveloped
 async def get_execution(request: web.Request) -> web.Response:
-    job = await _job(request, caller(request))
+    _, job = await _job(request)
     record = executions.execution(job, api_server(request)) | {"_links": _links(request, job)}
     return ok(record, "Actor execution retrieved successfully.")
 
 
-@route(routes, "GET", "/{actor_id}/executions/{execution_id}/logs")
-@described("What an execution printed (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "GET", "/{actor_id}/executions/{execution_id}/logs",
+           "What an execution printed",
            answers={200: json_answer("Its stdout and stderr", "AbacoLogsAnswer")})
-@enveloped
 async def execution_logs(request: web.Request) -> web.Response:
     """Kept when the execution ends; for one that runs, /v1/jobs/{id}/logs?follow=1."""
-    who = caller(request)
-    job = await _job(request, who)
+    who, job = await _job(request)
     logs = await request.app[SERVICE].logs(who, job.id, "all")
     links = _links(request, job)
     return ok({"logs": logs.decode(errors="replace"),
@@ -84,14 +79,12 @@ async def execution_logs(request: web.Request) -> web.Response:
               "Logs retrieved successfully.")
 
 
-@route(routes, "DELETE", "/{actor_id}/executions/{execution_id}")
-@described("Force quit an execution that runs (Abaco's)", tag=TAG, problem_schema=ERROR,
+@operation(routes, "DELETE", "/{actor_id}/executions/{execution_id}",
+           "Force quit an execution that runs",
            answers={200: json_answer("Stopping", "AbacoEmpty")})
-@enveloped
 async def force_quit(request: web.Request) -> web.Response:
     """Only a running execution, as Abaco has it; the job is cancelled."""
-    who = caller(request)
-    job = await _job(request, who)
+    who, job = await _job(request)
     if job.status is not JobStatus.RUNNING:
         raise BadRequest(f"Cannot force quit an execution not in {executions.RUNNING} status. "
                          f"Execution was found in status: {executions.status(job)}")
