@@ -15,6 +15,7 @@ from typing import Any
 from core.abaco.executions import OWNER
 from core.errors import Invalid
 from core.functions import Function
+from core.times import rfc3339
 
 # Abaco's field -> the spec's.
 FIELDS = {"image": "image", "description": "description", "defaultEnvironment": "environment",
@@ -80,7 +81,8 @@ def refused(exc: Invalid) -> Invalid:
 def from_function(fn: Function) -> dict[str, Any]:
     """The function as Abaco shows an actor (models.py:974-985): its own fields, and the
     fixed answers of the others, since Sluice's actors are all stateless, unprivileged and
-    without an OAuth token of their own."""
+    without an OAuth token of their own. `cronOn` is false without a schedule, as Abaco's
+    default is; `cronNextEx` is when it fires next."""
     spec = fn.to_spec()
     actor: dict[str, Any] = {
         "id": fn.name, "name": fn.abaco.name if fn.abaco else None, "owner": OWNER,
@@ -91,7 +93,9 @@ def from_function(fn: Function) -> dict[str, Any]:
     actor.update(link=fn.on_end or "", webhook=fn.callback.url if fn.callback else "",
                  memLimit=None if fn.memory is None else str(fn.memory),
                  maxCpus=None if fn.cpu is None else int(fn.cpu * NANO),
-                 logEx=None if fn.retention is None else int(fn.retention))
+                 logEx=None if fn.retention is None else int(fn.retention),
+                 cronOn=fn.schedule is not None and fn.schedule_enabled,
+                 cronNextEx=rfc3339(fn.next_fire))
     return actor
 
 

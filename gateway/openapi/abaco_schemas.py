@@ -32,7 +32,7 @@ def _actor() -> dict[str, Any]:
         "defaultEnvironment": {"type": "object", "additionalProperties": STRING},
         "link": STRING, "webhook": STRING, "maxWorkers": NULLABLE_INTEGER,
         "memLimit": NULLABLE_STRING, "maxCpus": NULLABLE_INTEGER, "logEx": NULLABLE_INTEGER,
-        "cronSchedule": NULLABLE_STRING, "cronOn": {"type": ["boolean", "null"]},
+        "cronSchedule": NULLABLE_STRING, "cronOn": {"type": "boolean"}, "cronNextEx": TIME,
         "script": NULLABLE_STRING,
         "command": {"type": ["array", "null"], "items": STRING}, "_links": LINKS})
 

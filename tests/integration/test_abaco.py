@@ -187,7 +187,7 @@ async def test_messages_that_wait_are_counted_and_purged(gateway_only):
 
 async def test_an_actor_is_registered_shown_updated_and_deleted(api):
     """ActorsResource and ActorResource (controllers.py:803-1181): a form registers an
-    actor as Abaco's own tests do (tests/test_abaco_core.py:186-196), PUT replaces the
+    actor as Abaco's own tests do (tests/test_abaco_core.py:189-199), PUT replaces the
     description and keeps the name (1147), and every path works under /actors too."""
     form = {"name": "abaco_test_suite", "script": "true", "description": "first",
             "stateless": "True"}
@@ -279,6 +279,33 @@ async def test_a_webhook_gets_the_record_of_each_ended_execution(api, aiohttp_se
     execution_id = (await answer(sent))["result"]["executionId"]
     await until(lambda: posted, what="the webhook's POST")
     assert (posted[0]["id"], posted[0]["status"]) == (execution_id, "succeeded")
+
+
+async def test_an_actor_runs_on_its_cron_schedule_with_abacos_cron_message(api, listener):
+    """`cronSchedule` (models.py:772-774) fires the actor with 'This is your cron
+    execution', typed str, from 'cron' (controllers.py:133-143); `now + 1 hour` starts at
+    the current hour, so it fires at once."""
+    actor = await register(api, cronSchedule="now + 1 hour",
+                           script='echo "$MSG|$_abaco_Content_Type|${_abaco_username-none}"')
+    assert (actor["cronSchedule"], actor["cronOn"]) == ("now + 1 hour", True)
+    assert actor["cronNextEx"].endswith(":00:00.000Z")
+    [fired] = await until(lambda: _executions_of(api, actor["id"]), what="the cron execution")
+    done = await ended(api, actor["id"], fired["id"])
+    assert done["executor"] == "cron"
+    assert await logs(api, actor["id"], done["id"]) == "This is your cron execution|str|none\n"
+    off = await api.request("PUT", f"/actors/v2/{actor['id']}", json={
+        "script": "true", "cronSchedule": "now + 1 hour", "cronOn": False})
+    assert (await answer(off))["result"]["cronOn"] is False
+
+
+async def test_a_schedule_abaco_cannot_read_is_refused_by_its_name(api):
+    """tests/test_abaco_core.py:223-232: a unit Abaco does not know is a 400."""
+    response = await api.request("POST", "/actors/v2", json={
+        "script": "true", "cronSchedule": "2020-06-21 14 + 6 flimflams"})
+    assert response.status == 400
+    message = (await answer(response))["message"]
+    assert "cronSchedule: 'flimflams' is an invalid unit of time" in message
+    assert "the current UTC time is" in message
 
 
 async def test_a_link_must_name_an_actor_and_make_no_cycle(api):
