@@ -10,8 +10,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core import quantities
+from core.abaco.contract import AbacoContract, parse_contract
 from core.callbacks import Callback, parse_callback
 from core.errors import Invalid
+from core.handoffs import HANDOFFS, parse_handoff
 from core.placement import Placement, parse_placement
 from core.retries import RetryPolicy, parse_retry
 from core.schedules import Schedule, parse_schedule_fields
@@ -25,8 +27,9 @@ RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", 
                 "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
-          "description", "retries", "retry_backoff", "retry_on", "on_failure", "max_queued",
-          "retention", "concurrency", "callback", "schedule", "schedule_enabled")
+          "description", "retries", "retry_backoff", "retry_on", "on_failure", "on_end",
+          "max_queued", "retention", "concurrency", "callback", "schedule", "schedule_enabled",
+          "abaco")
 MAX_GUARD_DEPTH = 100
 MAX_QUEUED = 10_000_000
 MAX_CONCURRENCY = 100_000
@@ -58,6 +61,8 @@ class Function:
     retry: RetryPolicy = RetryPolicy()
     on_failure: str | None = None
     """The function a failed job of this one is handed to, its record as the input."""
+    on_end: str | None = None
+    """The function every job of this one that ends is handed to (`core.handoffs`)."""
     max_queued: int | None = None
     """Its jobs queued past which its invocations are answered 429."""
     concurrency: int | None = None
@@ -73,6 +78,8 @@ class Function:
     next_fire: float | None = None
     """When its schedule fires next, as the job store had it when read (not part of the
     spec: None until a reader asks the store)."""
+    abaco: AbacoContract | None = None
+    """Its jobs see Abaco's context variables too (`core.abaco.context`)."""
     token: str = dataclasses.field(default="", repr=False)
     revision: int = 1
 
@@ -107,8 +114,9 @@ class Function:
             spec["gpu"] = self.placement.gpu
         if self.placement.kubernetes_spec():
             spec["kubernetes"] = self.placement.kubernetes_spec()
-        if self.on_failure:
-            spec["on_failure"] = self.on_failure
+        for field in HANDOFFS:
+            if getattr(self, field):
+                spec[field] = getattr(self, field)
         if self.max_queued:
             spec["max_queued"] = self.max_queued
         if self.concurrency:
@@ -119,6 +127,8 @@ class Function:
             spec["callback"] = self.callback.to_spec()
         if self.schedule:
             spec.update(schedule=self.schedule.text, schedule_enabled=self.schedule_enabled)
+        if self.abaco:
+            spec["abaco"] = self.abaco.to_spec()
         return spec | self.retry.to_spec()
 
     def resolved(self, bucket: str, path: str = "") -> Function:
@@ -156,11 +166,12 @@ class Function:
         fields = {**_identity(spec, name, bad), **_program(spec, bad),
                   **_environment(spec, bad), **_limits(spec, bad), **_triggers(spec, bad),
                   **_behaviour(spec, bad), "retry": parse_retry(spec, bad),
-                  "on_failure": _on_failure(spec, name, bad),
+                  **{field: parse_handoff(spec, field, name, NAME, bad) for field in HANDOFFS},
                   "max_queued": _count(spec, "max_queued", MAX_QUEUED, bad),
                   "concurrency": _count(spec, "concurrency", MAX_CONCURRENCY, bad),
                   "callback": parse_callback(spec.get("callback"), bad),
                   **parse_schedule_fields(spec, bad),
+                  "abaco": parse_contract(spec.get("abaco"), bad),
                   "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)
@@ -289,20 +300,6 @@ def _behaviour(spec: Mapping, bad: Bad) -> dict[str, Any]:
     if not isinstance(description, str):
         bad("description", "must be a string")
     return {"log_level": log_level.upper(), "mode": mode, "description": description}
-
-
-def _on_failure(spec: Mapping, name: str | None, bad: Bad) -> str | None:
-    target = spec.get("on_failure")
-    if target is None:
-        return None
-    if not isinstance(target, str) or not NAME.match(target):
-        bad("on_failure", "must be the name of a function")
-        return None
-    if target == spec.get("name", name):
-        bad("on_failure", "must name another function: a failure handler that fails would "
-                          "run itself for ever")
-        return None
-    return target
 
 
 def _count(spec: Mapping, field: str, most: int, bad: Bad) -> int | None:

@@ -60,6 +60,8 @@ class Trigger(enum.StrEnum):
     CHAIN = "chain"
     FAILURE = "failure"
     """Another function's job failed, and this function is its `on_failure`."""
+    END = "end"
+    """Another function's job ended, and this function is its `on_end`."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ from core.settings import Settings
 from gateway.keys import BROKER, CONTEXT, EVENTS, OPENAPI, POOL, SERVICE, SETTINGS
 from gateway.openapi import document
 from gateway.problems import problems
-from gateway.routes import api_docs, health, objects, oscar, storage, v1
+from gateway.routes import abaco, abaco_executions, api_docs, health, objects, oscar, storage, v1
 from gateway.service import Service
 from gateway.waiting import Waiters
 from jobs.context import JobContext
@@ -53,6 +53,8 @@ def create_app(settings: Settings, *, broker=None, events: Events | None = None,
     app.add_routes(storage.routes)
     app.add_routes(objects.routes)
     app.add_routes(oscar.routes)
+    app.add_routes(abaco.routes)
+    app.add_routes(abaco_executions.routes)
     app.add_routes(api_docs.routes)
     app[OPENAPI] = document.build(app)
 

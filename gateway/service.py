@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from core import callbacks, metrics, runnable
+from core import callbacks, handoffs, metrics, runnable
 from core.callbacks import Callback
 from core.errors import BadRequest, Invalid, NotFound, TooManyRequests
 from core.events import parse_s3_notification, parse_seaweedfs_webhook
@@ -102,6 +102,7 @@ class Service(ResultsService):
 
     def _deploy(self, fn: Function, *, replace: bool) -> Function:
         """Store a resolved function, creating its buckets and folders first."""
+        handoffs.check_no_cycle(fn.name, fn.on_end, self._on_end_of)
         folders = {(fn.output.bucket, fn.output.prefix), *((i.bucket, i.prefix) for i in fn.input)}
         for bucket in {bucket for bucket, _ in folders}:
             self.objects.ensure_bucket(bucket)
@@ -111,6 +112,12 @@ class Service(ResultsService):
         stored = self.store.replace_function(fn) if replace else self.store.create_function(fn)
         self.catalog.forget()
         return dataclasses.replace(fn, revision=stored.revision, token=stored.token)
+
+    def _on_end_of(self, name: str) -> str | None:
+        try:
+            return self.catalog.get(name, fresh=True).on_end
+        except NotFound:
+            return None
 
     async def get_function(self, caller: Caller, name: str) -> Function:
         fn = await self._run(self.catalog.get, name, fresh=True)
@@ -230,6 +237,11 @@ class Service(ResultsService):
         """Delete a finished job's record, logs and outputs."""
         job = await self._authorized_job(caller, job_id)
         await self._run(purge, self.store, self.objects, job)
+
+    async def count_queued(self, caller: Caller, function: str) -> int:
+        """How many of the function's jobs wait to start."""
+        caller.require_function(await self._run(self.catalog.get, function))
+        return await self._run(self.store.count_queued, function)
 
     async def cancel_queued(self, caller: Caller, function: str) -> list[Job]:
         """Cancel every job of the function that has not started."""

@@ -64,7 +64,8 @@ class JobContext:
         return cls(settings=settings, store=store, objects=objects, blobs=blobs,
                    catalog=catalog, publisher=publisher, submitter=submitter, router=router,
                    scanner=Scanner(router, objects, store),
-                   finisher=Finisher(store, events, catalog, submitter),
+                   finisher=Finisher(store, events, catalog, submitter,
+                                     settings.max_chain_depth),
                    redriver=Redriver(store, catalog, submitter),
                    schedules=Schedules(store, catalog, submitter), events=events,
                    bucket_maker=bucket_maker)

@@ -1,6 +1,7 @@
 """How a job ends: its outcome recorded once, then the gateways told (to wake its waiters)
 and the listeners told about the objects it wrote (so that the functions watching its output
-folder run next, on any S3 server). Cancelling ends a job the same way."""
+folder run next, on any S3 server), and the job handed to its function's `on_failure` and
+`on_end` (`core.handoffs`). Cancelling ends a job the same way."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import time
 
 from broker.events import Events
 from core import metrics
+from core.abaco.context import link_message
 from core.catalog import FunctionCatalog
 from core.errors import SluiceError
 from core.events import ObjectEvent
+from core.functions import Function
 from core.jobs import Job, JobStatus, Outcome, Trigger
 from core.store import JobStore
 from jobs.submission import JobSubmitter
@@ -22,9 +25,10 @@ log = logging.getLogger(__name__)
 
 class Finisher:
     def __init__(self, store: JobStore, events: Events, catalog: FunctionCatalog,
-                 submitter: JobSubmitter):
+                 submitter: JobSubmitter, max_depth: int):
         self.store, self.events = store, events
         self.catalog, self.submitter = catalog, submitter
+        self.max_depth = max_depth
 
     def record(self, job: Job, owner: str, outcome: Outcome) -> Job | None:
         """Record the outcome of `owner`'s attempt; None when the job had ended meanwhile:
@@ -40,27 +44,40 @@ class Finisher:
             return None
         metrics.JOBS_FINISHED.labels(finished.function, finished.status).inc()
         metrics.JOB_DURATION.labels(finished.function, finished.status).observe(finished.runtime)
-        if finished.status is JobStatus.FAILED:
-            self._hand_over_failure(finished)
+        self._hand_over(finished)
         return finished
 
-    def _hand_over_failure(self, job: Job) -> None:
-        """Invoke the function's `on_failure` with the failed job's record (once per failed
-        attempt, by its idempotency key). A job that is itself a failure's handler hands
-        nothing on: handlers do not chain."""
-        if job.trigger is Trigger.FAILURE:
-            return
+    def _hand_over(self, job: Job) -> None:
+        """Invoke the function's `on_failure` with a failed job's record, and its `on_end`
+        with an ended job's (once per attempt that ended, by idempotency key). A failure's
+        handler hands no failure on: failure handlers do not chain. `on_end` does, as
+        Abaco's links do, until the chain is `max_depth` jobs deep."""
         try:
-            target = self.catalog.revision(job.function, job.revision).on_failure
-            if target is None:
-                return
-            handler = self.catalog.get(target)
-            record = json.dumps({"job": job.to_dict()}).encode()
-            self.submitter.submit(handler, trigger=Trigger.FAILURE, body=record,
-                                  content_type="application/json", depth=job.depth + 1,
-                                  idempotency_key=f"on-failure:{job.id}:{job.attempts}")
+            fn = self.catalog.revision(job.function, job.revision)
         except SluiceError as exc:
-            log.warning("job %s failed and its on_failure could not be invoked: %s", job.id,
+            log.warning("job %s ended and its function could not be read to hand the job "
+                        "on: %s", job.id, exc.detail)
+            return
+        failed = job.status is JobStatus.FAILED and job.trigger is not Trigger.FAILURE
+        if fn.on_failure and failed:
+            self._hand(job, fn, "on_failure", Trigger.FAILURE)
+        if fn.on_end and job.depth + 1 >= self.max_depth:
+            log.warning("job %s ended %d deep in a chain of on_end; it is not handed on to "
+                        "%s", job.id, job.depth + 1, fn.on_end)
+        elif fn.on_end:
+            self._hand(job, fn, "on_end", Trigger.END)
+
+    def _hand(self, job: Job, fn: Function, field: str, trigger: Trigger) -> None:
+        try:
+            target = self.catalog.get(getattr(fn, field))
+            record = link_message(job, fn) if trigger is Trigger.END and target.abaco \
+                else json.dumps({"job": job.to_dict()}).encode()
+            key = f"{field.replace('_', '-')}:{job.id}:{job.attempts}"
+            self.submitter.submit(target, trigger=trigger, body=record,
+                                  content_type="application/json", depth=job.depth + 1,
+                                  idempotency_key=key)
+        except SluiceError as exc:
+            log.warning("job %s ended and its %s could not be invoked: %s", job.id, field,
                         exc.detail)
 
     def cancel(self, job_id: str) -> Job | None:
@@ -70,6 +87,7 @@ class Finisher:
         if cancelled is not None:
             metrics.JOBS_FINISHED.labels(cancelled.function, cancelled.status).inc()
             self.announce(cancelled)
+            self._hand_over(cancelled)
         return cancelled
 
     def cancel_queued(self, function: str) -> list[Job]:
@@ -78,6 +96,7 @@ class Finisher:
         for job in cancelled:
             metrics.JOBS_FINISHED.labels(job.function, job.status).inc()
             self.announce(job)
+            self._hand_over(job)
         return cancelled
 
     def announce(self, job: Job) -> None:

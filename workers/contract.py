@@ -1,14 +1,16 @@
 """The invocation contract: what a function sees, wherever it runs (OSCAR's FaaS
-Supervisor's, so that its scripts run unchanged). Each executor lays the scratch directory
-out where its function sees it: the worker's own path for a process, `/sluice` in a
-container or a Kubernetes pod."""
+Supervisor's, so that its scripts run unchanged; and Abaco's context variables besides, for
+a function whose spec has `abaco`). Each executor lays the scratch directory out where its
+function sees it: the worker's own path for a process, `/sluice` in a container or a
+Kubernetes pod."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from core.abaco import context as abaco
 from core.functions import Function
 from core.jobs import Job
 from core.keys import file_name
@@ -25,11 +27,14 @@ def input_file(job: Job, dirs: Workdir) -> Path:
     return dirs.input_dir / input_name(job)
 
 
-def environment(job: Job, fn: Function, dirs: Workdir, base: Mapping[str, str], *,
+def environment(job: Job, fn: Function, dirs: Workdir, base: Mapping[str, str],
+                message: Callable[[], bytes] = bytes, *,
                 results_socket: bool = False) -> dict[str, str]:
     """`base` (the executor's), then the function's own variables, then Sluice's, which
-    win. Nothing of the worker's own environment (its credentials in particular) is in it.
-    `RESULTS_SOCKET` only where the function can reach the worker's socket."""
+    win, and Abaco's for a function that asks. `message` reads the start of the input, for
+    Abaco's `MSG`: only when asked. `RESULTS_SOCKET` only where the function can reach the
+    worker's socket. Nothing of the worker's own environment (its credentials in
+    particular) is in it."""
     env = dict(base)
     env.update(fn.environment)
     env.update(INPUT_FILE_PATH=str(input_file(job, dirs)), TMP_OUTPUT_DIR=str(dirs.output_dir),
@@ -39,7 +44,18 @@ def environment(job: Job, fn: Function, dirs: Workdir, base: Mapping[str, str], 
     if job.source_key is not None:
         env.update(STORAGE_OBJECT_BUCKET=job.source_bucket, STORAGE_OBJECT_KEY=job.source_key,
                    EVENT=json.dumps(job.event or {}))
+    if fn.abaco is not None:
+        env.update(abaco.variables(job, fn, message()))
     return env
+
+
+def message_in(path: Path) -> Callable[[], bytes]:
+    """A reader of the start of the input file at `path`: as much as `MSG` may hold, and a
+    byte more to tell that there is more."""
+    def read() -> bytes:
+        with open(path, "rb") as file:
+            return file.read(abaco.MSG_MAX + 1)
+    return read
 
 
 def output_prefix(job: Job, fn: Function) -> str:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from core import functions, keys
 from core.ids import JOB_ID_PATTERN
-from gateway.openapi import operations
+from gateway.openapi import abaco_schemas, operations
 from gateway.openapi.schemas import components, ref
 from gateway.problems import STATUS
 
@@ -25,6 +25,10 @@ PATH_PARAMETERS = {
     "bucket": ({"type": "string", "pattern": keys.BUCKET.pattern}, "A bucket's name."),
     "key": ({"type": "string", "minLength": 1}, "An object's key (it may hold '/')."),
     "source": ({"enum": ["s3", "seaweedfs"]}, "Which storage server sends the events."),
+    "actor_id": ({"type": "string", "pattern": functions.NAME.pattern},
+                 "An actor's id: its function's name."),
+    "execution_id": ({"type": "string", "pattern": JOB_ID_PATTERN.pattern},
+                     "An execution's id: its job's."),
 }
 _PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 SECURITY = [{"bearer": []}, {"basic": []}]
@@ -53,10 +57,12 @@ def build(app: web.Application) -> dict[str, Any]:
         "info": {"title": "Sluice", "version": importlib.metadata.version("sluice"),
                  "description": "Functions invoked over HTTP, storage events and schedules, "
                                 "run on durable queues. The native API is under /v1; OSCAR's "
-                                "clients use /system, /run and /job.",
+                                "clients use /system, /run and /job; Abaco's, /actors/v2 "
+                                "(and /actors).",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": components(), "responses": _problem_responses(),
+        "components": {"schemas": components() | abaco_schemas.components(),
+                       "responses": _problem_responses(),
                        "securitySchemes": {
                            "bearer": {"type": "http", "scheme": "bearer", "description":
                                       "The admin token, a function's token or the events "
@@ -85,12 +91,16 @@ def _operation(operation: operations.Operation, method: str, path: str, name: st
         answers = {status: {k: v for k, v in response.items() if k != "content"}
                    for status, response in answers.items()}
     problems = set(operation.problems) | ({404} if "{" in path else set())
+    media, schema = (operations.JSON, operation.problem_schema) if operation.problem_schema \
+        else (operations.PROBLEM, "Problem")
     for status in sorted(problems):
-        problem = {"$ref": f"#/components/responses/Problem{status}"}
+        problem = {"$ref": f"#/components/responses/Problem{status}"} \
+            if not operation.problem_schema else {
+                "description": "Refused", "content": {media: {"schema": ref(schema)}}}
         if str(status) in answers and method != "head":
             # An answer of the operation's own and a problem share the status.
             content = answers[str(status)].setdefault("content", {})
-            content[operations.PROBLEM] = {"schema": ref("Problem")}
+            content[media] = {"schema": ref(schema)}
         else:
             answers.setdefault(str(status), problem)
     described: dict[str, Any] = {

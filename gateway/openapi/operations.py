@@ -30,11 +30,15 @@ class Operation:
     parameters: tuple[dict[str, Any], ...] = ()
     public: bool = False
     description: str = ""
+    problem_schema: str | None = None
+    """The schema of the operation's errors, for a face whose errors are not RFC 7807's
+    problems; they are then JSON."""
 
 
 def described(summary: str, *, tag: str, answers: Mapping[int, dict[str, Any]],
               problems: tuple[int, ...] = (), body: dict[str, Any] | None = None,
-              parameters: tuple[dict[str, Any], ...] = (), public: bool = False) -> Callable:
+              parameters: tuple[dict[str, Any], ...] = (), public: bool = False,
+              problem_schema: str | None = None) -> Callable:
     """Describe the handler below. `problems` are the statuses of problems the operation
     itself may answer; those of authentication and of reading a body are added."""
 
@@ -44,7 +48,7 @@ def described(summary: str, *, tag: str, answers: Mapping[int, dict[str, Any]],
         setattr(handler, ATTRIBUTE, Operation(
             summary=summary, tag=tag, answers=answers, problems=tuple(sorted(statuses)),
             body=body, parameters=parameters, public=public,
-            description=(handler.__doc__ or "").strip()))
+            description=(handler.__doc__ or "").strip(), problem_schema=problem_schema))
         return handler
 
     return describe

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import callbacks, functions, keys, oscar, quantities, results, retries, schedules
+from core.abaco import contract as abaco_contract
 from core.errors import SluiceError
 from core.ids import JOB_ID_PATTERN
 from core.jobs import JobStatus, Reason, Trigger
@@ -94,6 +95,9 @@ def _function_spec_properties() -> dict[str, Any]:
                            "any)."},
         "on_failure": {**_pattern(functions.NAME), "description": "A function to invoke "
                        "with the record of each job of this one that fails, as JSON."},
+        "on_end": {**_pattern(functions.NAME), "description": "A function to invoke with "
+                   "the record of each job of this one that ends (succeeded, failed or "
+                   "cancelled), as JSON; chains may not come back to where they began."},
         "max_queued": {"type": "integer", "minimum": 1, "maximum": functions.MAX_QUEUED,
                        "description": "Its jobs queued past which invocations are 429."},
         "retention": {**_quantity("number", quantities.DURATION, "30d"), "description":
@@ -115,6 +119,13 @@ def _function_spec_properties() -> dict[str, Any]:
                      "+ N unit' or 'now + N unit' (unit: hour, day, week or month)."},
         "schedule_enabled": {"type": "boolean", "default": True, "description":
                              "false keeps the schedule without firing it."},
+        "abaco": {**_obj({"name": {"type": ["string", "null"],
+                                   "maxLength": abaco_contract.MAX_NAME},
+                          "api_server": {"oneOf": [CALLBACK_URL, {"const": ""}]}},
+                         required=()),
+                  "description": "Its jobs see Abaco's context variables (MSG, "
+                                 "_abaco_execution_id, ...) too: the actor's name and the "
+                                 "server it was registered through."},
     }
     return properties
 

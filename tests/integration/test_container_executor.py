@@ -175,3 +175,17 @@ def test_a_function_that_is_only_an_image_runs_the_images_own_command(podman, ru
         assert attempts.log(outcome, "stdout") == b"the image decides: fn\n"
     finally:
         subprocess.run(["podman", "rmi", "-f", image], env=podman.env, capture_output=True)
+
+
+async def test_an_abaco_actors_container_reads_its_message_in_msg(gateway_only,
+                                                                  container_worker, podman):
+    """The Abaco sample's test.sh (TACC/abaco docs/user_docs.md:40-56), in a container,
+    given the message as Abaco gives it (docker_utils.py:541-542, worker.py:416-422)."""
+    created = await gateway_only.request("POST", "/actors/v2", json={
+        "image": podman.image, "script": 'echo "Contents of MSG: $MSG"; echo "$_abaco_actor_id"'})
+    actor = (await created.json())["result"]
+    response = await gateway_only.request(
+        "POST", f"/actors/v2/{actor['id']}/messages?_abaco_synchronous=true",
+        data={"message": "in a box"})
+    assert response.status == 200, await response.text()
+    assert await response.text() == f"Contents of MSG: in a box\n{actor['id']}\n"

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -23,7 +24,7 @@ from docker.types import Mount
 from core import runnable
 from core.errors import CannotRun, Unavailable
 from core.jobs import Outcome, Reason
-from workers.contract import environment
+from workers.contract import environment, message_in
 from workers.executors.base import Attempt, Execution
 from workers.processes import alive
 from workers.staging import LocalStaging
@@ -82,8 +83,8 @@ class ContainerExecutor:
         fn = attempt.function
         runnable.check_runnable(fn, self.name)
         self._ensure_image(fn.image)
-        self.staging.stage_in(attempt)
-        return RunningContainer(self, attempt)
+        staged = self.staging.stage_in(attempt)
+        return RunningContainer(self, attempt, message_in(staged))
 
     def _ensure_image(self, image: str) -> None:
         with _engine_errors(f"pull image {image!r}"):
@@ -100,7 +101,8 @@ class ContainerExecutor:
 
 
 class RunningContainer:
-    def __init__(self, executor: ContainerExecutor, attempt: Attempt):
+    def __init__(self, executor: ContainerExecutor, attempt: Attempt,
+                 message: Callable[[], bytes]):
         self.executor, self.attempt = executor, attempt
         self._killed: Reason | None = None
         self._lock = threading.Lock()
@@ -113,7 +115,7 @@ class RunningContainer:
         with _engine_errors("create the container"):
             self.container = executor.client.containers.create(
                 fn.image, fn.argv() or None,
-                environment=environment(attempt.job, fn, _DIRS, _BASE_ENV,
+                environment=environment(attempt.job, fn, _DIRS, _BASE_ENV, message,
                                         results_socket=sock is not None),
                 volumes={str(dirs.input_dir): {"bind": str(_DIRS.input_dir), "mode": "ro"},
                          str(dirs.output_dir): {"bind": str(_DIRS.output_dir), "mode": "rw"},

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 from core import runnable
+from core.abaco import context as abaco
 from core.blobs import Blobs
 from core.errors import Invalid, NotFound, SluiceError, Unavailable
-from core.jobs import Outcome, OutputObject, Reason, log_key
+from core.jobs import Job, Outcome, OutputObject, Reason, log_key
 from core.objects import ObjectStore
 from core.settings import KubernetesSettings
 from workers.contract import environment, input_name, output_metadata, output_prefix
@@ -76,11 +77,18 @@ class KubernetesExecutor:
             stdout_key=log_key("stdout", job.id, job.attempts))
         manifest = job_manifest(
             job_id=job.id, attempt=job.attempts, fn=fn, plan=plan, cluster=self.cluster,
-            environment=environment(job, fn, _DIRS, _BASE_ENV),
+            environment=environment(job, fn, _DIRS, _BASE_ENV, lambda: self._message(job)),
             pull_policy=self.pull_policy, worker=self.worker)
         self.api.create_job(manifest)
         return RunningJob(self, attempt, job_name(job.id, job.attempts), plan,
                           deadline_seconds(fn, self.cluster))
+
+    def _message(self, job: Job) -> bytes:
+        """The body, for Abaco's `MSG`, when it is small enough to be one: the pod stages
+        the input itself, and the worker reads only such a body."""
+        if job.input_ref is None or job.input_size > abaco.MSG_MAX:
+            return b""
+        return self.blobs.get(job.input_ref)
 
 
 class RunningJob:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core import runnable
 from core.jobs import Outcome, Reason
-from workers.contract import environment
+from workers.contract import environment, message_in
 from workers.executors.base import Attempt, Execution
 from workers.executors.deadlines import Deadlines
 from workers.executors.measure import measured, timed
@@ -47,13 +47,14 @@ class ProcessExecutor:
     def start(self, attempt: Attempt) -> RunningAttempt:
         fn, dirs = attempt.function, attempt.workdir
         runnable.check_runnable(fn, self.name)
-        input_file = self.staging.stage_in(attempt)
+        staged = self.staging.stage_in(attempt)
         offered = attempt.results is not None \
             and attempt.results.open_socket(self.sandbox.user) is not None
-        self.sandbox.hand_over(dirs, input_file)
         base = {"PATH": BASE_PATH, "HOME": str(dirs.root), "LANG": "C.UTF-8",
                 "TMPDIR": str(dirs.root)}
-        env = environment(attempt.job, fn, dirs, base, results_socket=offered)
+        env = environment(attempt.job, fn, dirs, base, message_in(staged),
+                          results_socket=offered)
+        self.sandbox.hand_over(dirs, staged)
         # Without bubblewrap every function reaches the network: one launcher serves all.
         standing = self._standing_for(dirs,
                                       network=fn.network and self.sandbox.bwrap is not None)
