@@ -88,9 +88,11 @@ def matches(values: list[set[int]], both: bool, moment: datetime.datetime) -> bo
 
 
 def reference_next(values: list[set[int]], both: bool, after: float) -> float:
-    """The first minute after `after` that matches, day by day (at most nine years on)."""
+    """The first minute after `after` that matches, day by day. A date comes on a given
+    weekday again within 40 years of the Gregorian calendar (the 29th of February's longest
+    wait, across a century that is not a leap year): `*/21 * 3 5` waits more than nine."""
     start = datetime.datetime.fromtimestamp(after, UTC)
-    for offset in range(366 * 9):
+    for offset in range(366 * 40):
         day = (start + datetime.timedelta(days=offset)).replace(hour=0, minute=0, second=0,
                                                                 microsecond=0)
         if not day_matches(values, both, day):
@@ -100,7 +102,7 @@ def reference_next(values: list[set[int]], both: bool, after: float) -> float:
                 moment = day.replace(hour=hour, minute=minute)
                 if moment.timestamp() > after:
                     return moment.timestamp()
-    raise AssertionError("no tick within nine years")
+    raise AssertionError("no tick within forty years")
 
 
 MOMENTS = st.floats(at(2000, 1, 1), at(2090, 1, 1))
