@@ -145,15 +145,19 @@ class Client:
 
     def invoke(self, function: str, body: bytes, headers: dict[str, str], *,
                ok: tuple[int, ...], key: str | None = None,
+               params: list[tuple[str, str]] | None = None,
                notify: Callable[[str], None] | None = None) -> Response:
         """Invoke `function` with an idempotency key (a new one unless given). If the
         connection drops once the request was sent (its gateway died, say), or the gateway
         answers a synchronous call early because it stops, the same request is sent again
         until a gateway answers, for `REFIND_SECONDS`: the job the first one made is found by
-        its key and waited for, and none is made twice."""
+        its key and waited for, and none is made twice. `params` are the invocation's
+        parameters, sent as its query."""
         key = key or uuid.uuid4().hex
         headers = {**headers, "Idempotency-Key": key}
         path = f"/v1/functions/{urllib.parse.quote(function)}/invocations"
+        if params:
+            path += "?" + urllib.parse.urlencode(params)
         deadline, lost = time.monotonic() + REFIND_SECONDS, False
         while True:
             try:
