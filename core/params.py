@@ -45,7 +45,8 @@ def parse_query(raw: str) -> dict[str, str]:
             params[name] = value
     total = sum(len(name) + len(value.encode()) for name, value in params.items())
     if not errors and total > MAX_TOTAL_BYTES:
-        bad("", f"the parameters hold {total} bytes together, more than {MAX_TOTAL_BYTES}")
+        errors.append({"path": "query", "message": f"the parameters hold {total} bytes "
+                                                   f"together, more than {MAX_TOTAL_BYTES}"})
     if errors:
         raise Invalid("the invocation's query parameters are refused", errors=errors)
     return params
