@@ -111,9 +111,13 @@ class Service(ResultsService):
 
     async def describe_function(self, caller: Caller, name: str
                                 ) -> tuple[Function, dict[str, int]]:
-        """The function and how many of its jobs are queued and running."""
-        fn = await self.get_function(caller, name)
-        return fn, await self._run(self.store.queue_depth, fn.name)
+        """The function and how many of its jobs are queued and running: one trip to the
+        pool."""
+        def described() -> tuple[Function, dict[str, int]]:
+            fn = self.catalog.get(name, fresh=True)
+            caller.require_function(fn)
+            return self.schedules.with_next_fire([fn])[0], self.store.queue_depth(fn.name)
+        return await self._run(described)
 
     async def callback_secret(self, caller: Caller, name: str) -> str:
         """The key that signs the function's callbacks: for its owner (the admin, or
