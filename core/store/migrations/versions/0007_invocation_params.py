@@ -2,14 +2,14 @@
 function sees as `PARAM_<NAME>` variables, kept on its job for every attempt.
 
 Revision ID: 0007_invocation_params
-Revises: 0009_schedules
+Revises: 0008_results
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_invocation_params"
-down_revision = "0009_schedules"
+down_revision = "0008_results"
 branch_labels = None
 depends_on = None
 
