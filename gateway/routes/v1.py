@@ -12,6 +12,7 @@ from core.jobs import Job, JobStatus
 from core.results import MAX_PER_JOB
 from core.times import rfc3339
 from gateway import log_stream, responses
+from gateway.admission import Invocation
 from gateway.auth import caller
 from gateway.following import Position
 from gateway.keys import SERVICE, SETTINGS
@@ -20,7 +21,6 @@ from gateway.openapi.operations import (JSON, answer, bytes_body, described,
 from gateway.openapi.schemas import STRING, ref
 from gateway.requests import (callback, idempotency_key, prefer, query_choice, query_job_id,
                               query_number, read_body, read_document)
-from gateway.admission import Invocation
 
 routes = web.RouteTableDef()
 RESULTS_PAGE = 100
