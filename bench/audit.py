@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from core.errors import NotFound
+from core.functions import MAX_QUEUED
 from core.jobs import Job, JobStatus
 from core.objects import ObjectStore
 from core.store import JobStore
@@ -94,7 +95,9 @@ class RecordedFunction:
         return {"command": [sys.executable, "-I", "-S", str(self.directory / "run.py"),
                             str(self.directory), str(self.seconds), *self.outputs],
                 "mode": self.mode, "timeout": max(60.0, self.seconds * 10),
-                "output": {"bucket": self.bucket, "prefix": self.prefix}}
+                "output": {"bucket": self.bucket, "prefix": self.prefix},
+                # The scenarios' synchronous callers all wait at once, far more than run.
+                "sync_queue_limit": MAX_QUEUED}
 
     def runs(self) -> dict[str, list[Run]]:
         """Every recorded run, by job, the first started first."""

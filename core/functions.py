@@ -14,6 +14,7 @@ from core.abaco.contract import AbacoContract, parse_contract
 from core.callbacks import Callback, parse_callback
 from core.errors import Invalid
 from core.handoffs import HANDOFFS, parse_handoff
+from core.params import PREFIX as PARAM_PREFIX
 from core.placement import Placement, parse_placement
 from core.retries import RetryPolicy, parse_retry
 from core.schedules import Schedule, parse_schedule_fields
@@ -24,14 +25,16 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("sync", "async")
 RESERVED_ENV = ("INPUT_FILE_PATH", "TMP_OUTPUT_DIR", "JOB_ID", "FUNCTION_NAME", "EVENT",
-                "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY")
+                "STORAGE_OBJECT_BUCKET", "STORAGE_OBJECT_KEY", "MESSAGE", "MESSAGE_CONTENT_TYPE")
 FIELDS = ("name", "command", "script", "image", "environment", "timeout", "memory", "cpu",
           "network", "gpu", "kubernetes", "input", "output", "guard", "log_level", "mode",
           "description", "retries", "retry_backoff", "retry_on", "on_failure", "on_end",
-          "max_queued", "retention", "concurrency", "callback", "schedule", "schedule_enabled",
-          "abaco")
+          "max_queued", "retention", "concurrency", "callback", "sync_queue_limit", "schedule",
+          "schedule_enabled", "abaco")
 MAX_GUARD_DEPTH = 100
 MAX_QUEUED = 10_000_000
+# As Abaco refuses a synchronous message while more than 3 wait (actors/controllers.py).
+DEFAULT_SYNC_QUEUE_LIMIT = 3
 MAX_CONCURRENCY = 100_000
 MAX_RETENTION = 10 * 365 * 86400
 MAX_TIMEOUT = 7 * 24 * 3600
@@ -65,6 +68,9 @@ class Function:
     """The function every job of this one that ends is handed to (`core.handoffs`)."""
     max_queued: int | None = None
     """Its jobs queued past which its invocations are answered 429."""
+    sync_queue_limit: int = DEFAULT_SYNC_QUEUE_LIMIT
+    """A synchronous invocation is answered 429 while more of its jobs than this are queued
+    (0: while any is): a caller who waits must not wait behind a long queue."""
     concurrency: int | None = None
     """At most so many of its jobs run at once, on all workers together."""
     retention: float | None = None
@@ -103,7 +109,7 @@ class Function:
             spec["image"] = self.image
         spec.update(environment=dict(self.environment), timeout=self.timeout, memory=self.memory,
                     cpu=self.cpu, network=self.network, log_level=self.log_level, mode=self.mode,
-                    description=self.description)
+                    description=self.description, sync_queue_limit=self.sync_queue_limit)
         if self.input is not None:
             spec["input"] = [i.to_dict() for i in self.input]
         if self.output is not None:
@@ -169,6 +175,7 @@ class Function:
                   **{field: parse_handoff(spec, field, name, NAME, bad) for field in HANDOFFS},
                   "max_queued": _count(spec, "max_queued", MAX_QUEUED, bad),
                   "concurrency": _count(spec, "concurrency", MAX_CONCURRENCY, bad),
+                  "sync_queue_limit": _sync_queue_limit(spec, bad),
                   "callback": parse_callback(spec.get("callback"), bad),
                   **parse_schedule_fields(spec, bad),
                   "abaco": parse_contract(spec.get("abaco"), bad),
@@ -254,6 +261,9 @@ def _environment(spec: Mapping, bad: Bad) -> dict[str, Any]:
             bad(f"environment.{key}", "is not a valid variable name")
         elif key in RESERVED_ENV:
             bad(f"environment.{key}", "is set by Sluice for every invocation")
+        elif key.startswith(PARAM_PREFIX):
+            bad(f"environment.{key}", f"names starting {PARAM_PREFIX} are set from an "
+                                      "invocation's query parameters")
         elif not isinstance(value, str | int | float | bool):
             bad(f"environment.{key}", "must be a string")
         else:
@@ -302,15 +312,21 @@ def _behaviour(spec: Mapping, bad: Bad) -> dict[str, Any]:
     return {"log_level": log_level.upper(), "mode": mode, "description": description}
 
 
-def _count(spec: Mapping, field: str, most: int, bad: Bad) -> int | None:
-    """An optional whole number from 1 to `most`."""
+def _count(spec: Mapping, field: str, most: int, bad: Bad, least: int = 1) -> int | None:
+    """An optional whole number from `least` to `most`."""
     value = spec.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
-        bad(field, f"must be a whole number from 1 to {most}")
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+        bad(field, f"must be a whole number from {least} to {most}")
         return None
     return value
+
+
+def _sync_queue_limit(spec: Mapping, bad: Bad) -> int:
+    """Absent: the default; 0 is a limit too (no synchronous call behind a queued job)."""
+    limit = _count(spec, "sync_queue_limit", MAX_QUEUED, bad, least=0)
+    return DEFAULT_SYNC_QUEUE_LIMIT if limit is None else limit
 
 
 def parse_document(document: Any, bucket: str | None = None) -> list[Function]:

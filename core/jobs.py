@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Mapping
 from typing import Any
 
 from core.times import rfc3339
@@ -89,6 +90,8 @@ class Job:
     input_ref: str | None = None
     input_size: int = 0
     content_type: str | None = None
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """The invocation's query parameters: its function sees them as `PARAM_<NAME>`."""
     attempts: int = 0
     retries: int = 0
     """How many times the function's own retry policy ran it again."""
@@ -160,6 +163,7 @@ class Job:
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "idempotency_key": self.idempotency_key,
+            "params": dict(self.params),
             "depth": self.depth,
             "source": ({"bucket": self.source_bucket, "key": self.source_key,
                         "version": self.source_version} if self.source_key else None),

@@ -15,6 +15,8 @@ from aiohttp import web
 from core.jobs import Job, JobStatus
 from gateway.service import Service
 
+# Said by a gateway that answers a synchronous caller early because it stops.
+STOPPING = "Sluice-Gateway"
 
 def job_headers(job: Job) -> dict[str, str]:
     headers = {"Sluice-Job-Id": job.id, "Sluice-Job-Status": str(job.status),
@@ -26,10 +28,13 @@ def job_headers(job: Job) -> dict[str, str]:
     return headers
 
 
-def accepted(job: Job) -> web.Response:
-    """The job is accepted and not finished (asked to be asynchronous, or the wait ran out)."""
+def accepted(job: Job, *, stopping: bool = False) -> web.Response:
+    """The job is accepted and not finished (asked to be asynchronous, or the wait ran out).
+    `stopping`: the wait ended because this gateway stops; the caller is told, so that it
+    asks again (with its idempotency key) for the answer it waited for."""
+    headers = job_headers(job) | ({STOPPING: "stopping"} if stopping else {})
     return web.Response(status=201, text=json.dumps(job.to_dict()),
-                        content_type="application/json", headers=job_headers(job))
+                        content_type="application/json", headers=headers)
 
 
 async def stream(request: web.Request, chunks: AsyncIterator[bytes], *, content_type: str,

@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core import callbacks, handoffs, metrics, runnable
-from core.callbacks import Callback
-from core.errors import BadRequest, Invalid, NotFound, TooManyRequests
+from core.errors import BadRequest, Invalid, NotFound
 from core.events import parse_s3_notification, parse_seaweedfs_webhook
 from core.functions import Function, parse_document
 from core.ids import is_job_id
-from core.jobs import AttemptRecord, Job, OutputObject, Trigger
+from core.jobs import AttemptRecord, Job, OutputObject
 from core.keys import check_key
 from core.objects import ObjectInfo
+from gateway.admission import Admission, Invocation
 from gateway.auth import Caller
 from gateway.following import STREAMS, LogFollower, Piece, Position
 from gateway.results import ResultsService
@@ -31,25 +31,9 @@ from jobs.purging import purge
 from jobs.scanning import ScanProgress
 
 log = logging.getLogger(__name__)
-# Seconds a client refused for a full queue is asked to wait.
-RETRY_AFTER = 5
 # What the face reads from the request (its body or document) when the service asks: after
 # the caller is known to be allowed.
 Reader = Callable[[], Awaitable[Any]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Invocation:
-    """What a face asks for: the function, the input, and how long the caller will wait."""
-
-    function: str
-    body: bytes
-    content_type: str | None
-    respond_async: bool = False
-    wait: float | None = None
-    idempotency_key: str | None = None
-    callback: Callback | None = None
-    """The invocation's own callback, in place of the function's."""
 
 
 class Service(ResultsService):
@@ -58,6 +42,7 @@ class Service(ResultsService):
         self.settings = context.settings
         self.store, self.objects, self.catalog = context.store, context.objects, context.catalog
         self.schedules = context.schedules
+        self.admission = Admission(context)
         self.follower = LogFollower(self.store, context.blobs, waiters, self._run,
                                     stopping_grace=self.settings.worker.lease_seconds)
 
@@ -124,6 +109,16 @@ class Service(ResultsService):
         caller.require_function(fn)
         return (await self._run(self.schedules.with_next_fire, [fn]))[0]
 
+    async def describe_function(self, caller: Caller, name: str
+                                ) -> tuple[Function, dict[str, int]]:
+        """The function and how many of its jobs are queued and running: one trip to the
+        pool."""
+        def described() -> tuple[Function, dict[str, int]]:
+            fn = self.catalog.get(name, fresh=True)
+            caller.require_function(fn)
+            return self.schedules.with_next_fire([fn])[0], self.store.queue_depth(fn.name)
+        return await self._run(described)
+
     async def callback_secret(self, caller: Caller, name: str) -> str:
         """The key that signs the function's callbacks: for its owner (the admin, or
         whoever holds its token) to check them with."""
@@ -143,41 +138,11 @@ class Service(ResultsService):
     async def invoke(self, caller: Caller, request: Invocation) -> tuple[Job, bool]:
         """Accept an invocation and, unless it is asynchronous, wait for it up to the caller's
         bound. Returns the job and whether it is new (not found by its idempotency key)."""
-        job, created, wait = await self._run(self._accept, caller, request)
+        job, created, wait = await self._run(self.admission.accept, caller, request)
         metrics.INVOCATIONS.labels(job.function, "async" if wait is None else "sync").inc()
         if wait is not None and not job.status.terminal:
             job = await self._wait_for(job, wait)
         return job, created
-
-    def _accept(self, caller: Caller, request: Invocation) -> tuple[Job, bool, float | None]:
-        """Commit the job, then publish it: one trip to the thread pool."""
-        fn = self.catalog.get(request.function)
-        caller.require_function(fn)
-        wait = request.wait
-        if request.respond_async or (fn.mode == "async" and wait is None):
-            wait = None
-        elif wait is None:
-            wait = self.settings.sync_wait_seconds
-        key = f"{Trigger.HTTP}:{fn.name}:{request.idempotency_key}" \
-            if request.idempotency_key else None
-        if fn.max_queued or self.settings.max_queued:
-            self._check_backlog(fn, key)
-        job, created = self.context.submitter.submit(
-            fn, trigger=Trigger.HTTP, body=request.body, content_type=request.content_type,
-            idempotency_key=key, callback=request.callback)
-        return job, created, wait
-
-    def _check_backlog(self, fn: Function, key: str | None) -> None:
-        """Refuse a new job (429) while the function's queue, or the platform's, is full. A
-        key already used is answered with its job, full or not. Invocations that arrive
-        together may pass the limit by as many as they are."""
-        if key is not None and self.store.existing_keys([key]):
-            return
-        for limit, function, whose in ((fn.max_queued, fn.name, f"function {fn.name!r}"),
-                                       (self.settings.max_queued, None, "the platform")):
-            if limit and (queued := self.store.count_queued(function)) >= limit:
-                raise TooManyRequests(f"{whose} has {queued} jobs waiting to start, its limit "
-                                      f"of {limit}; try again later", retry_after=RETRY_AFTER)
 
     async def _wait_for(self, job: Job, timeout: float) -> Job:
         timeout = min(timeout, self.settings.max_wait_seconds)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 
 from broker.publishing import JobPublisher
 from core.blobs import Blobs
@@ -68,7 +69,8 @@ class JobSubmitter:
     def submit(self, fn: Function, *, trigger: Trigger, body: bytes = b"",
                content_type: str | None = None, idempotency_key: str | None = None,
                source: ObjectEvent | None = None, depth: int = 0,
-               callback: Callback | None = None) -> tuple[Job, bool]:
+               callback: Callback | None = None, params: Mapping[str, str] | None = None
+               ) -> tuple[Job, bool]:
         """Returns the job and whether it is new; an idempotency key already used returns
         the job that has it. A job that cannot be published yet is kept: the sweeper
         publishes it once the broker is back. The job's `callback` is the one given (an
@@ -80,7 +82,8 @@ class JobSubmitter:
         job = Job(id=job_id, function=fn.name, revision=fn.revision, trigger=trigger,
                   status=JobStatus.QUEUED, created_at=time.time(),
                   idempotency_key=idempotency_key, input_ref=input_ref, input_size=size,
-                  bytes_in=size, content_type=content_type, depth=depth,
+                  bytes_in=size, content_type=content_type, params=dict(params or {}),
+                  depth=depth,
                   source_bucket=source.bucket if source else None,
                   source_key=source.key if source else None,
                   source_version=source.version_tag if source else None,

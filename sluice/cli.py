@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from core.errors import SluiceError
-from sluice import jobs_cli, objects_cli, schedules_cli
+from sluice import invoke_cli, jobs_cli, objects_cli, schedules_cli
 from sluice.client import Client, ClientError
 from sluice.display import local_time as _local_time
 from sluice.display import table as _table
@@ -97,11 +97,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--callback-secret", action="store_true",
                    help="print only the key that signs its callbacks")
-    p = command("invoke", invoke, "invoke a function; prints its output")
+    p = command("invoke", _with_client(invoke_cli.invoke),
+                "invoke a function; prints its output")
     p.add_argument("name")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--input", type=Path, help="file to send as the input")
-    source.add_argument("--text", help="text to send as the input")
+    source.add_argument("--text", help="text to send as the input (text/plain)")
+    p.add_argument("--content-type", help="the input's type (default: text/plain for "
+                                          "--text, else guessed from the file's name)")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                   help="a parameter, which the function sees as $PARAM_NAME (repeatable)")
     p.add_argument("--async", dest="is_async", action="store_true", help="print the job id "
                    "and return at once")
     p.add_argument("--wait", type=int, help="seconds to wait before answering with the job")
@@ -110,8 +115,8 @@ def _parser() -> argparse.ArgumentParser:
                                              "sent again if the connection drops)")
     p.add_argument("--callback", metavar="URL", help="POST the job's record there when it "
                                                      "ends (X-Callback-Url)")
-    p = command("run", run, "invoke a function and write its output (like oscar-cli "
-                            "service run)")
+    p = command("run", _with_client(invoke_cli.run), "invoke a function and write its "
+                "output (like oscar-cli service run)")
     p.add_argument("name")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", type=Path, help="file to send")
@@ -174,11 +179,6 @@ def _client(args) -> Client:
 
 def _with_client(handler):
     return lambda args: handler(args, _client(args))
-
-
-def run(args) -> int:
-    args.text, args.is_async, args.wait = args.text_input, False, None
-    return invoke(args)
 
 
 def deploy(args) -> None:
@@ -244,49 +244,6 @@ def _runs(fn: dict) -> str:
     if fn.get("command"):
         return " ".join(fn["command"])
     return "(script)" if fn.get("script") else f"image {fn.get('image')}"
-
-
-def invoke(args) -> int:
-    body = args.input.read_bytes() if args.input else (args.text or "").encode()
-    headers = {"Content-Type": "application/octet-stream"}
-    prefer = []
-    if args.is_async:
-        prefer.append("respond-async")
-    if args.wait is not None:
-        prefer.append(f"wait={args.wait}")
-    if prefer:
-        headers["Prefer"] = ", ".join(prefer)
-    if getattr(args, "callback", None):
-        headers["X-Callback-Url"] = args.callback
-    response = _client(args).invoke(args.name, body, headers,
-                                    ok=(200, 201, 409, 502, 503, 504),
-                                    key=getattr(args, "idempotency_key", None),
-                                    notify=lambda text: print(f"sluice: {text}",
-                                                              file=sys.stderr))
-    job_id = response.headers.get("Sluice-Job-Id")
-    if response.status == 201:
-        if args.json:
-            print(response.body.decode())
-        else:
-            print(job_id)
-            if not args.is_async:
-                print(f"still running; follow it with: sluice job {job_id} --wait",
-                      file=sys.stderr)
-        return 0
-    if args.output:
-        args.output.write_bytes(response.body)
-    else:
-        sys.stdout.buffer.write(response.body)
-        sys.stdout.flush()
-    if response.status != 200:
-        status = response.headers.get("Sluice-Job-Status")
-        if response.headers.get("Sluice-Reason") not in (None, "error"):
-            status += f" ({response.headers['Sluice-Reason']})"
-        print(f"sluice: job {job_id} {status} (exit code "
-              f"{response.headers.get('Sluice-Exit-Code', '-')}); see: sluice logs {job_id}",
-              file=sys.stderr)
-        return 1
-    return 0
 
 
 def jobs(args) -> None:

@@ -33,6 +33,8 @@ class ConnectionLost(ClientError):
 # Invocations whose connection drops are sent again, with the same idempotency key, for
 # about this long: the gateway answers with the job the first one made, and waits for it.
 REFIND_SECONDS = 60.0
+# What a gateway that answers a waiting caller early because it stops says (with 201).
+STOPPING = ("Sluice-Gateway", "stopping")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,25 +145,37 @@ class Client:
 
     def invoke(self, function: str, body: bytes, headers: dict[str, str], *,
                ok: tuple[int, ...], key: str | None = None,
+               params: list[tuple[str, str]] | None = None,
                notify: Callable[[str], None] | None = None) -> Response:
         """Invoke `function` with an idempotency key (a new one unless given). If the
-        connection drops once the request was sent (its gateway died, say), the same request
-        is sent again until a gateway answers, for `REFIND_SECONDS`: the job the first one
-        made is found by its key and waited for, and none is made twice."""
+        connection drops once the request was sent (its gateway died, say), or the gateway
+        answers a synchronous call early because it stops, the same request is sent again
+        until a gateway answers, for `REFIND_SECONDS`: the job the first one made is found by
+        its key and waited for, and none is made twice. `params` are the invocation's
+        parameters, sent as its query."""
         key = key or uuid.uuid4().hex
         headers = {**headers, "Idempotency-Key": key}
         path = f"/v1/functions/{urllib.parse.quote(function)}/invocations"
+        if params:
+            path += "?" + urllib.parse.urlencode(params)
         deadline, lost = time.monotonic() + REFIND_SECONDS, False
         while True:
             try:
-                return self.request("POST", path, body=body, headers=headers, ok=ok)
+                response = self.request("POST", path, body=body, headers=headers, ok=ok)
             except (ConnectionLost, Unreachable) as error:
                 if isinstance(error, Unreachable) and not lost or time.monotonic() > deadline:
                     raise
-                if not lost and notify is not None:
-                    notify(f"{error}; asking again for the same job (idempotency key {key})")
-                lost = True
-                time.sleep(1.0)
+                why, pause = str(error), 1.0
+            else:
+                if response.headers.get(STOPPING[0]) != STOPPING[1] \
+                        or time.monotonic() > deadline:
+                    return response
+                # Its listener is closed already: the next request reaches another gateway.
+                why, pause = f"the gateway at {self.url} is stopping", 0.2
+            if not lost and notify is not None:
+                notify(f"{why}; asking again for the same job (idempotency key {key})")
+            lost = True
+            time.sleep(pause)
 
     def json(self, method: str, path: str, data: Any = None, **kwargs) -> Any:
         body = json.dumps(data).encode() if data is not None else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from core import messages
 from core.abaco.executions import OWNER, status
 from core.functions import Function
 from core.jobs import Job, Trigger
@@ -14,9 +15,9 @@ from core.times import rfc3339
 
 STR, JSON, BINARY = "str", "application/json", "application/octet-stream"
 """`_abaco_Content_Type`, as controllers.py:1726-1745 sets it."""
-MSG_MAX = 64 * 1024
-"""The longest message put in `MSG`; every message is at `INPUT_FILE_PATH` whatever its
-size, as a binary one (which Abaco keeps out of the environment) is."""
+MSG_MAX = messages.MESSAGE_MAX_BYTES
+"""The longest message put in `MSG` (as in `MESSAGE`); every message is at `INPUT_FILE_PATH`
+whatever its size, as a binary one (which Abaco keeps out of the environment) is."""
 CRON_MESSAGE = "This is your cron execution"
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -39,7 +40,7 @@ def variables(job: Job, fn: Function, message: bytes) -> dict[str, str]:
     `_abaco_access_token` is empty, as Abaco leaves it for an actor without a token."""
     contract = fn.abaco
     kind, text = (STR, CRON_MESSAGE) if job.trigger is Trigger.CRON \
-        else (content_kind(job.content_type), message_text(message))
+        else (content_kind(job.content_type), messages.text_of(message))
     env = {"_abaco_execution_id": job.id, "_abaco_Content_Type": kind,
            "_abaco_actor_revision": str(job.revision),
            "_abaco_api_server": contract.api_server if contract else "",
@@ -52,17 +53,6 @@ def variables(job: Job, fn: Function, message: bytes) -> dict[str, str]:
     if kind != BINARY and text is not None:
         env["MSG"] = text
     return env
-
-
-def message_text(message: bytes) -> str | None:
-    """The message as an environment variable can hold it: UTF-8 without NUL, at most
-    `MSG_MAX` bytes; None otherwise."""
-    if len(message) > MSG_MAX or b"\0" in message:
-        return None
-    try:
-        return message.decode()
-    except UnicodeDecodeError:
-        return None
 
 
 def link_message(job: Job, fn: Function) -> bytes:

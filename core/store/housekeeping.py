@@ -3,6 +3,7 @@ past its retention, how many jobs wait."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -12,6 +13,24 @@ from core.store import attempts, logchunks, resultrows
 from core.store.database import Database
 from core.store.jobrows import ACTIVE, job_from_row
 from core.store.schema import blobs, jobs
+
+_QUEUED = sa.select(sa.func.count()).select_from(jobs).where(
+    jobs.c.status == JobStatus.QUEUED.value)
+_QUEUED_OF = _QUEUED.where(jobs.c.function == sa.bindparam("w_function"))
+_KEY_USED = sa.select(jobs.c.id).where(jobs.c.idempotency_key == sa.bindparam("w_key"))
+_DEPTH = sa.select(jobs.c.status, sa.func.count()).where(
+    jobs.c.function == sa.bindparam("w_function"), jobs.c.status.in_(ACTIVE)
+).group_by(jobs.c.status)
+
+
+@dataclasses.dataclass(frozen=True)
+class Backlog:
+    """What admitting an invocation reads: whether its idempotency key has a job already,
+    and how many jobs wait to start, of its function and (when asked) of all."""
+
+    key_used: bool
+    queued: int
+    platform_queued: int | None = None
 
 
 class Housekeeping:
@@ -32,11 +51,23 @@ class Housekeeping:
 
     def count_queued(self, function: str | None = None) -> int:
         """Jobs not yet started, of `function` or of all."""
-        query = sa.select(sa.func.count()).select_from(jobs).where(
-            jobs.c.status == JobStatus.QUEUED.value)
-        if function is not None:
-            query = query.where(jobs.c.function == function)
-        return self.db.read(lambda c: c.execute(query).scalar_one())
+        query, params = (_QUEUED, {}) if function is None else \
+            (_QUEUED_OF, {"w_function": function})
+        return self.db.read(lambda c: c.execute(query, params).scalar_one())
+
+    def backlog(self, function: str, key: str | None, *, platform: bool) -> Backlog:
+        """The invocation's `Backlog`, read in one transaction."""
+        def read(c) -> Backlog:
+            if key is not None and c.execute(_KEY_USED, {"w_key": key}).first() is not None:
+                return Backlog(key_used=True, queued=0)
+            return Backlog(False, c.execute(_QUEUED_OF, {"w_function": function}).scalar_one(),
+                           c.execute(_QUEUED).scalar_one() if platform else None)
+        return self.db.read(read)
+
+    def queue_depth(self, function: str) -> dict[str, int]:
+        """How many of the function's jobs are `queued` and `running`, in one query."""
+        rows = self.db.read(lambda c: c.execute(_DEPTH, {"w_function": function}).all())
+        return {JobStatus.QUEUED.value: 0, JobStatus.RUNNING.value: 0} | dict(rows)
 
     def delete_jobs(self, job_ids: Iterable[str]) -> int:
         """Delete finished jobs with their inline blobs and results; active ones are left

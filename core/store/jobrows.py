@@ -14,11 +14,13 @@ FROM_COLUMN = {
     "reason": lambda value: Reason(value) if value else None,
     "outputs": lambda value: tuple(OutputObject(**o) for o in value or ()),
     "callback_on": lambda value: tuple(value.split(",")) if value else (),
+    "params": lambda value: dict(value or {}),
 }
 TO_COLUMN = {
     "trigger": str, "status": str, "reason": lambda value: str(value) if value else None,
     "outputs": lambda value: [o.to_dict() for o in value],
     "callback_on": lambda value: ",".join(value) or None,
+    "params": lambda value: dict(value) or None,
 }
 JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
 

@@ -46,6 +46,7 @@ jobs = sa.Table(
     sa.Column("input_ref", sa.String(1100)),
     sa.Column("input_size", sa.BigInteger, nullable=False, default=0),
     sa.Column("content_type", sa.String(255)),
+    sa.Column("params", sa.JSON),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("published_at", sa.Float),

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import callbacks, functions, keys, oscar, quantities, results, retries, schedules
+from core import (callbacks, functions, keys, oscar, params, quantities, results, retries,
+                  schedules)
 from core.abaco import contract as abaco_contract
 from core.errors import SluiceError
 from core.ids import JOB_ID_PATTERN
@@ -112,6 +113,11 @@ def _function_spec_properties() -> dict[str, Any]:
             required=("url",))], "description": "Where the record of each of its jobs is "
             "POSTed, signed, when the job ends: a URL, or {url, on: [endings]} (default: "
             "every ending)."},
+        "sync_queue_limit": {"type": "integer", "minimum": 0, "maximum": functions.MAX_QUEUED,
+                             "default": functions.DEFAULT_SYNC_QUEUE_LIMIT, "description":
+                             "While more of its jobs than this are queued, a synchronous "
+                             "invocation is 429 (0: while any is); asynchronous ones are "
+                             "not limited by it."},
         "schedule": {"type": "string", "minLength": 1, "maxLength": schedules.MAX_TEXT,
                      "examples": ["*/15 8-18 * * mon-fri", "now + 6 hours"],
                      "description": "When it runs by the clock, in UTC: a cron expression "
@@ -143,7 +149,11 @@ def _function() -> dict[str, Any]:
                  "callback_secret": {"type": "string", "description": "The key that signs "
                                      "its callbacks (only for the admin)."},
                  "next_fire": {**TIME, "description": "When its schedule fires next (null "
-                               "without one, or while it is not enabled)."}},
+                               "without one, or while it is not enabled)."},
+                 "queued": {**COUNT, "description": "Its jobs waiting to start (when the "
+                                                    "function is shown alone)."},
+                 "running": {**COUNT, "description": "Its jobs running (when the function "
+                                                     "is shown alone)."}},
                 required=("name", "revision"),
                 description="A function as registered: its spec, with what the conventions "
                             "filled in, and its revision.")
@@ -169,6 +179,9 @@ def _job() -> dict[str, Any]:
         "error": {"type": ["string", "null"]}, "cpu_seconds": number,
         "peak_memory": {"type": ["integer", "null"]}, "bytes_in": count, "bytes_out": count,
         "idempotency_key": {"type": ["string", "null"]}, "depth": count,
+        "params": {"type": "object", "propertyNames": {"pattern": f"^{params.NAME.pattern}$"},
+                   "additionalProperties": STRING, "description": "The invocation's query "
+                   "parameters, which its function sees as PARAM_<NAME>."},
         "source": nullable(_obj({"bucket": STRING, "key": STRING,
                                  "version": {"type": ["string", "null"]}})),
         "outputs": {"type": "array", "items": _obj(OUTPUT)},

@@ -12,12 +12,12 @@ from core.abaco import actors
 from core.errors import Invalid, NotFound
 from gateway.abaco import (actor_function, actor_id, api_server, base, of_actor, ok,
                            operation, read_actor, read_message)
+from gateway.admission import Invocation
 from gateway.auth import caller
 from gateway.keys import SERVICE, SETTINGS
 from gateway.openapi.operations import JSON, answer, json_answer, query
 from gateway.openapi.schemas import STRING, ref
 from gateway.requests import idempotency_key
-from gateway.service import Invocation
 
 routes = web.RouteTableDef()
 ACTOR_BODY = {"required": True, "content": {

@@ -11,10 +11,10 @@ from aiohttp import web
 from core import oscar
 from core.errors import Invalid
 from gateway import responses
+from gateway.admission import Invocation
 from gateway.auth import caller
 from gateway.keys import SERVICE, SETTINGS
 from gateway.requests import idempotency_key, read_body, read_document
-from gateway.service import Invocation
 from gateway.openapi.operations import (JSON, answer, bytes_body, described, document_body,
                                         json_answer, query)
 from gateway.openapi.schemas import STRING, ref

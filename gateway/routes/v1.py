@@ -6,12 +6,13 @@ import json
 
 from aiohttp import web
 
-from core import callbacks
+from core import callbacks, params
 from core.functions import Function
 from core.jobs import Job, JobStatus
 from core.results import MAX_PER_JOB
 from core.times import rfc3339
 from gateway import log_stream, responses
+from gateway.admission import Invocation
 from gateway.auth import caller
 from gateway.following import Position
 from gateway.keys import SERVICE, SETTINGS
@@ -20,7 +21,6 @@ from gateway.openapi.operations import (JSON, answer, bytes_body, described,
 from gateway.openapi.schemas import STRING, ref
 from gateway.requests import (callback, idempotency_key, prefer, query_choice, query_job_id,
                               query_number, read_body, read_document)
-from gateway.service import Invocation
 
 routes = web.RouteTableDef()
 RESULTS_PAGE = 100
@@ -34,6 +34,15 @@ CALLBACK = header("X-Callback-Url", {"type": "string", "maxLength": callbacks.MA
                                      "pattern": "^[hH][tT][tT][pP][sS]?://[\\x21-\\x7e]+$"},
                   "Where the job's record is POSTed, signed, when it ends (as OpenFaaS takes "
                   "it); in place of the function's callback. http or https, no credentials.")
+PARAMS = {"name": "params", "in": "query", "required": False, "style": "form", "explode": True,
+          "schema": {"type": "object", "maxProperties": params.MAX_PARAMS,
+                     "propertyNames": {"pattern": f"^{params.NAME.pattern}$",
+                                       "maxLength": params.MAX_NAME},
+                     "additionalProperties": {"type": "string", "pattern": "^[^\\x00]*$"}},
+          "description": "Every query parameter is a parameter of the invocation, kept on its "
+                         "job: the function sees NAME=VALUE as the variable PARAM_NAME. Names "
+                         "are letters, digits and _, not starting with a digit; values are "
+                         "UTF-8 without NUL, at most 4096 bytes each and 16 KiB together."}
 
 
 def _json(data, status: int = 200, headers: dict | None = None) -> web.Response:
@@ -77,11 +86,12 @@ async def list_functions(request: web.Request) -> web.Response:
 
 @routes.get("/v1/functions/{name}")
 @described("Show a function", tag="functions", problems=(404,),
-           answers={200: json_answer("The function (its token only for the admin)", "Function")})
+           answers={200: json_answer("The function (its token only for the admin), with how "
+                                     "many of its jobs are queued and running", "Function")})
 async def get_function(request: web.Request) -> web.Response:
     who = caller(request)
-    fn = await request.app[SERVICE].get_function(who, request.match_info["name"])
-    return _json(_function(fn, with_token=who.admin))
+    fn, depth = await request.app[SERVICE].describe_function(who, request.match_info["name"])
+    return _json(_function(fn, with_token=who.admin) | depth)
 
 
 @routes.put("/v1/functions/{name}")
@@ -117,13 +127,16 @@ async def delete_function(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/functions/{name}/invocations")
-@described("Invoke a function", tag="invocations", parameters=(PREFER, IDEMPOTENCY, CALLBACK),
+@described("Invoke a function", tag="invocations",
+           parameters=(PREFER, IDEMPOTENCY, CALLBACK, PARAMS),
            body=bytes_body("The input, as the function reads it from INPUT_FILE_PATH"),
            problems=(404, 409, 422, 429), answers={
                200: answer("Done: its one output's bytes, a zip of several, or what it "
                            "printed", {"*/*": None}, JOB_HEADERS),
-               201: answer("Accepted and not finished: follow Location", {JSON: ref("Job")},
-                           JOB_HEADERS),
+               201: answer("Accepted and not finished: follow Location. With Sluice-Gateway: "
+                           "stopping, the gateway stopped before the job ended: ask again "
+                           "with the same Idempotency-Key, of any gateway, for its answer",
+                           {JSON: ref("Job")}, JOB_HEADERS | {responses.STOPPING: STRING}),
                409: answer("Cancelled or dismissed", {"text/plain": STRING}, JOB_HEADERS),
                502: answer("The function failed: what it printed", {"text/plain": STRING},
                            JOB_HEADERS),
@@ -135,13 +148,14 @@ async def invoke(request: web.Request) -> web.Response:
     who = caller(request)
     respond_async, wait = prefer(request)
     key, called_back = idempotency_key(request), callback(request)
+    parameters = params.parse_query(request.rel_url.raw_query_string)
     body = await read_body(request, settings.max_body)
     job, _ = await service.invoke(who, Invocation(
         function=request.match_info["name"], body=body,
         content_type=request.headers.get("Content-Type"), respond_async=respond_async,
-        wait=wait, idempotency_key=key, callback=called_back))
+        wait=wait, idempotency_key=key, callback=called_back, params=parameters))
     if not job.status.terminal:
-        return responses.accepted(job)
+        return responses.accepted(job, stopping=service.waiters.releasing and not respond_async)
     return await responses.finished(service, job)
 
 

@@ -25,9 +25,11 @@ from workers.staging import captured
 def run(kubelet, attempts):
     def run(script: str, *, body: bytes = b"", source: str | None = None, kill_after=None,
             staging_seconds: int = 60, job_id: str | None = None, attempt: int = 1,
-            wait: bool = True, **spec):
+            wait: bool = True, content_type: str | None = None, params: dict | None = None,
+            **spec):
         attempt = attempts.make({"image": "busybox:1.36", "script": script, **spec},
-                                body=body, source=source, job_id=job_id, attempt=attempt)
+                                body=body, source=source, job_id=job_id, attempt=attempt,
+                                content_type=content_type, params=params)
         executor = KubernetesExecutor(
             kubelet, attempts.objects, attempts.blobs,
             cluster=KubernetesSettings(staging_seconds=staging_seconds),
@@ -86,6 +88,18 @@ def test_a_request_body_in_the_job_store_reaches_the_pod(run, attempts):
     outcome, _ = run('wc -c < "$INPUT_FILE_PATH"', body=b"twelve bytes")
     assert outcome.exit_code == 0
     assert attempts.log(outcome, "stdout").strip() == b"12"
+
+
+def test_a_message_and_its_parameters_reach_the_pod(run, attempts):
+    body = bytes(range(256)) + "é text".encode()
+    outcome, _ = run('cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/copy"; printf "%s|%s|%s" '
+                     '"$MESSAGE_CONTENT_TYPE" "${MESSAGE-unset}" "$PARAM_n"', body=body,
+                     content_type="application/octet-stream", params={"n": "1"})
+    assert attempts.output(outcome, "copy") == body
+    assert attempts.log(outcome, "stdout") == b"application/octet-stream|unset|1"
+    outcome, _ = run('printf "%s|%s" "$MESSAGE_CONTENT_TYPE" "$MESSAGE"', body=b"hello",
+                     content_type="text/plain")
+    assert attempts.log(outcome, "stdout") == b"text/plain|hello"
 
 
 def test_a_large_stdout_stays_where_the_pod_uploaded_it(run, attempts, objects, s3_settings):

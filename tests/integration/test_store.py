@@ -317,6 +317,21 @@ def test_a_full_function_frees_its_place_when_a_job_ends(store):
     assert done is None
 
 
+def test_a_jobs_parameters_are_kept_and_its_queue_counted_at_once(store):
+    params = {"name": "café", "empty": ""}
+    job, _ = store.create_job(make_job("fn", key="k", params=params))
+    assert store.get_job(job.id).params == params and store.get_job_by_key("k").params == params
+    store.create_job(make_job("fn"))
+    store.create_job(make_job("other"))
+    assert store.claim(job.id, "w", time.time()) is not None
+    assert store.queue_depth("fn") == {"queued": 1, "running": 1}
+    assert store.queue_depth("none") == {"queued": 0, "running": 0}
+    backlog = store.backlog("fn", None, platform=True)
+    assert (backlog.key_used, backlog.queued, backlog.platform_queued) == (False, 1, 2)
+    assert store.backlog("fn", "k", platform=True).key_used
+    assert store.backlog("fn", "new", platform=False).platform_queued is None
+
+
 # -- results: kept in the order they came up to a job's limit, never read once expired,
 # each popped by one reader only however many pop at once, removed once expired.
 

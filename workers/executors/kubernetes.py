@@ -84,8 +84,8 @@ class KubernetesExecutor:
                           deadline_seconds(fn, self.cluster))
 
     def _message(self, job: Job) -> bytes:
-        """The body, for Abaco's `MSG`, when it is small enough to be one: the pod stages
-        the input itself, and the worker reads only such a body."""
+        """The body, for `MESSAGE` and Abaco's `MSG`, when it is small enough to be one: the
+        pod stages the input itself, and the worker reads only such a body."""
         if job.input_ref is None or job.input_size > abaco.MSG_MAX:
             return b""
         return self.blobs.get(job.input_ref)

@@ -106,3 +106,32 @@ def test_a_bad_callback_is_reported_by_its_path(callback, where):
 def test_a_bare_on_key_in_yaml_reads_as_on():
     spec = yaml.safe_load("name: c\ncommand: [x]\ncallback: {url: 'http://h/', on: [failed]}\n")
     assert Function.from_spec(spec).callback.on == ("failed",)
+
+
+def test_a_synchronous_call_waits_behind_at_most_3_jobs_unless_the_function_says():
+    """3, as Abaco refuses a synchronous message while more than 3 wait (TACC/abaco,
+    actors/controllers.py, MessagesResource.post, line 1791: `if box_len > 3`)."""
+    assert Function.from_spec({"name": "d", "command": ["x"]}).sync_queue_limit == 3
+    for limit in (0, 1, 10_000_000):
+        fn = Function.from_spec({"name": "d", "command": ["x"], "sync_queue_limit": limit})
+        assert fn.sync_queue_limit == limit
+        assert Function.from_spec(fn.to_spec(), token=fn.token) == fn
+
+
+@pytest.mark.parametrize("limit", [-1, 10_000_001, "3", True, 2.5])
+def test_a_bad_sync_queue_limit_is_reported_by_its_path(limit):
+    with pytest.raises(Invalid) as caught:
+        Function.from_spec({"name": "d", "command": ["x"], "sync_queue_limit": limit})
+    assert caught.value.errors == [{"path": "sync_queue_limit",
+                                    "message": "must be a whole number from 0 to 10000000"}]
+
+
+def test_the_variables_of_messages_and_parameters_are_sluices_own():
+    with pytest.raises(Invalid) as caught:
+        Function.from_spec({"name": "e", "command": ["x"], "environment": {
+            "MESSAGE": "a", "MESSAGE_CONTENT_TYPE": "b", "PARAM_size": "c", "PARAMS": "d"}})
+    assert {e["path"]: e["message"] for e in caught.value.errors} == {
+        "environment.MESSAGE": "is set by Sluice for every invocation",
+        "environment.MESSAGE_CONTENT_TYPE": "is set by Sluice for every invocation",
+        "environment.PARAM_size": "names starting PARAM_ are set from an invocation's query "
+                                  "parameters"}
