@@ -13,6 +13,7 @@ from bench.podman import busybox_rootfs
 from core.errors import CannotRun
 from core.jobs import Reason
 from tests.fixtures.signals import eventually
+from tests.fixtures.usage import ALLOCATE, BURN, MiB, write
 from workers.executors.container import MANAGED, WORKER, ContainerExecutor
 from workers.staging import LocalStaging, captured
 
@@ -61,16 +62,6 @@ def test_what_a_long_running_container_prints_is_copied_out_as_it_comes(podman, 
     assert attempts.log(ended[0], "stderr") == b"err\n"
 
 
-MiB = 1024**2
-# Busy in the shell itself until the kernel has counted 50 ticks (USER_HZ is 100) of its
-# CPU time, utime and stime being fields 14 and 15 of /proc/PID/stat (proc(5)): half a
-# second of CPU, however busy the machine.
-BURN = ("while :; do read -r _ _ _ _ _ _ _ _ _ _ _ _ _ u s _ < /proc/$$/stat; "
-        "[ $((u + s)) -ge 50 ] && break; done")
-# One 50 MiB buffer, filled (dd reads /dev/zero into it): 50 MiB touched at once.
-ALLOCATE = "dd if=/dev/zero of=/dev/null bs=50M count=1 2>/dev/null"
-
-
 def test_a_container_reports_the_cpu_and_peak_memory_of_its_cgroup(run):
     """Read from the container's cgroup as it ends: the figures hold its init and runc's
     start of it too (about 35 ms of CPU and 4 MiB here), and nothing of conmon's. The files
@@ -103,7 +94,7 @@ def test_a_container_killed_at_its_timeout_reports_what_it_used(run):
 def test_a_containers_block_io_is_its_cgroups_or_none_on_cgroups_v1(podman, run):
     """cgroups v1's blkio counts only on devices with a throttling rule, so there is no
     figure (workers/executors/cgroups.py); v2's io.stat has one."""
-    outcome = run("dd if=/dev/zero of=/tmp/written bs=1M count=20 conv=fsync 2>/dev/null")
+    outcome = run(write("/tmp/written"))
     assert outcome.exit_code == 0
     if podman.client.info()["CgroupVersion"] == "1":
         assert (outcome.io_read_bytes, outcome.io_write_bytes) == (None, None)
