@@ -63,10 +63,14 @@ def measured(code: int, waited: Waited | None, rusage: Path, killed: Reason | No
              ) -> Execution:
     """What an ended process reported: its exit code (128 + N for signal N), why it ended
     badly, its CPU time, and GNU time's report of its peak memory and block I/O (what
-    `wait4` saw of them when GNU time could not report)."""
+    `wait4` saw of them where there is no GNU time; nothing where it was killed before it
+    could report)."""
     exit_code = 128 - code if code < 0 else code
     reason = killed or (Reason.ERROR if exit_code else None)
     report, note = _read_rusage(rusage)
+    if report is None and gnu_time() is not None:
+        # GNU time was killed with the function: wait4 saw GNU time, not the function.
+        waited = None
     if report is None and waited is not None:
         report = (waited.maxrss, waited.inblock, waited.oublock)
     peak, inblock, oublock = report or (None, None, None)

@@ -61,6 +61,13 @@ def test_timeout_kills_the_whole_process_group(run, tmp_path):
     gone(int(marker.read_text()))
 
 
+def test_a_function_killed_at_its_timeout_has_no_figures_rather_than_gnu_times_own(run):
+    """The kill ends GNU time with the function, before it reports."""
+    result = run(["/bin/sh", "-c", f"{ALLOCATE}; {BURN}; sleep 30"], timeout=1.5)
+    assert result.reason is Reason.TIMEOUT
+    assert (result.cpu_seconds, result.peak_memory, result.io_write_bytes) == (None,) * 3
+
+
 def test_background_processes_do_not_outlive_the_function(run, tmp_path):
     marker = tmp_path / "pid"
     run(["/bin/sh", "-c", f"sleep 30 & echo $! > {marker}"])
