@@ -2,14 +2,14 @@
 its attempts (null for the rows from before, as where nothing can measure it).
 
 Revision ID: 0010_io_stats
-Revises: 0006
+Revises: 0007_invocation_params
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_io_stats"
-down_revision = "0006"
+down_revision = "0007_invocation_params"
 branch_labels = None
 depends_on = None
 COLUMNS = ("io_read_bytes", "io_write_bytes")
