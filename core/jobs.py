@@ -105,12 +105,17 @@ class Job:
     error: str | None = None
     cpu_seconds: float | None = None
     peak_memory: int | None = None
+    io_read_bytes: int | None = None
+    io_write_bytes: int | None = None
+    """What the function itself read from and wrote to block devices (`bytes_in` and
+    `bytes_out` are what was staged in and out for it); None where it cannot be measured."""
     bytes_in: int = 0
     bytes_out: int = 0
     outputs: tuple[OutputObject, ...] = ()
     stdout_ref: str | None = None
     stderr_ref: str | None = None
     owner: str | None = None
+    """The worker of the last attempt (while it runs, and once the job has ended)."""
     heartbeat_at: float | None = None
     depth: int = 0
     source_bucket: str | None = None
@@ -153,6 +158,7 @@ class Job:
             "created_at": rfc3339(self.created_at),
             "started_at": rfc3339(self.started_at),
             "finished_at": rfc3339(self.finished_at),
+            "worker": self.owner,
             "queue_wait": self.queue_wait,
             "runtime": self.runtime,
             "exit_code": self.exit_code,
@@ -160,6 +166,8 @@ class Job:
             "error": self.error,
             "cpu_seconds": self.cpu_seconds,
             "peak_memory": self.peak_memory,
+            "io_read_bytes": self.io_read_bytes,
+            "io_write_bytes": self.io_write_bytes,
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "idempotency_key": self.idempotency_key,
@@ -196,6 +204,8 @@ class Outcome:
     error: str | None = None
     cpu_seconds: float | None = None
     peak_memory: int | None = None
+    io_read_bytes: int | None = None
+    io_write_bytes: int | None = None
     outputs: tuple[OutputObject, ...] = ()
     stdout_ref: str | None = None
     stderr_ref: str | None = None
@@ -230,12 +240,16 @@ class AttemptRecord:
     error: str | None = None
     cpu_seconds: float | None = None
     peak_memory: int | None = None
+    io_read_bytes: int | None = None
+    io_write_bytes: int | None = None
     stdout_ref: str | None = None
     stderr_ref: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        runtime = None if self.started_at is None else self.finished_at - self.started_at
         return {"number": self.number, "worker": self.owner,
                 "started_at": rfc3339(self.started_at), "finished_at": rfc3339(self.finished_at),
-                "exit_code": self.exit_code, "reason": str(self.reason) if self.reason else None,
-                "error": self.error, "cpu_seconds": self.cpu_seconds,
-                "peak_memory": self.peak_memory}
+                "runtime": runtime, "exit_code": self.exit_code,
+                "reason": str(self.reason) if self.reason else None, "error": self.error,
+                "cpu_seconds": self.cpu_seconds, "peak_memory": self.peak_memory,
+                "io_read_bytes": self.io_read_bytes, "io_write_bytes": self.io_write_bytes}

@@ -10,12 +10,11 @@ from pathlib import Path
 import yaml
 
 from core.errors import SluiceError
-from sluice import invoke_cli, jobs_cli, objects_cli, schedules_cli
+from sluice import invoke_cli, job_view, jobs_cli, objects_cli, schedules_cli
 from sluice.client import Client, ClientError
 from sluice.display import local_time as _local_time
+from sluice.display import seconds as _seconds
 from sluice.display import table as _table
-
-TERMINAL = {"succeeded", "failed", "cancelled", "dismissed"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--status")
     p.add_argument("--failed", action="store_true", help="only the failed ones (--status failed)")
     p.add_argument("--limit", type=int, default=20)
-    p = command("job", job, "show a job")
+    p = command("job", _with_client(job_view.show), "show a job")
     p.add_argument("id")
     p.add_argument("--wait", action="store_true", help="wait until it has finished")
     p = command("logs", logs, "print a job's stdout and stderr")
@@ -258,61 +257,6 @@ def jobs(args) -> None:
             for j in listing], ("ID", "FUNCTION", "STATUS", "RUNTIME", "CREATED"))
 
 
-def job(args) -> int:
-    client = _client(args)
-    record = client.json("GET", f"/v1/jobs/{args.id}")
-    while args.wait and record["status"] not in TERMINAL:
-        record = client.json("GET", f"/v1/jobs/{args.id}", query={"wait": 30})
-    history = client.json("GET", f"/v1/jobs/{args.id}/attempts")["attempts"]
-    if args.json:
-        print(json.dumps(record | {"attempt_history": history}, indent=2))
-    else:
-        rows = [("id", record["id"]), ("function", f"{record['function']} "
-                                                  f"(revision {record['revision']})"),
-                ("status", record["status"] + (f" ({record['reason']})" if record["reason"]
-                                               else "")),
-                ("attempts", record["attempts"]), ("exit code", record["exit_code"]),
-                ("created", _local_time(record["created_at"])),
-                ("finished", _local_time(record["finished_at"])),
-                ("queue wait", _seconds(record["queue_wait"])),
-                ("runtime", _seconds(record["runtime"])),
-                ("CPU", _seconds(record["cpu_seconds"])),
-                ("peak memory", _bytes(record["peak_memory"])),
-                ("bytes in/out", f"{record['bytes_in']} / {record['bytes_out']}")]
-        if record.get("error"):
-            rows.append(("error", record["error"]))
-        rows += [("output", f"{o['name']} ({_bytes(o['size'])}) s3://{o['bucket']}/{o['key']}")
-                 for o in record["outputs"]]
-        rows += [("attempt", _attempt_line(attempt)) for attempt in history]
-        if record.get("callback"):
-            rows.append(("callback", _callback_line(record["callback"])))
-        for key, value in rows:
-            print(f"{key:<12} {'-' if value is None else value}")
-    return 0 if record["status"] in ("succeeded", "queued", "running") else 1
-
-
-def _attempt_line(attempt: dict) -> str:
-    """`2  exit 3 (error)  on w-1a2b  14:07:27 -> 14:07:29  sluice logs ID --attempt 2`."""
-    how = f"exit {attempt['exit_code']}" if attempt["exit_code"] is not None else "no exit"
-    if attempt["reason"]:
-        how += f" ({attempt['reason']})"
-    started = _local_time(attempt["started_at"]) or "-"
-    when = f"{started} -> {_local_time(attempt['finished_at'])}"
-    return f"{attempt['number']}  {how}  on {attempt['worker'] or '-'}  {when}" + (
-        f"  {attempt['error']}" if attempt["error"] else "")
-
-
-def _callback_line(callback: dict) -> str:
-    """`delivered after 3 attempts at 2026-12-01 14:07:29  https://...  (last error: ...)`."""
-    tries = callback["attempts"]
-    line = callback["state"] + (f" after {tries} attempt{'s' * (tries != 1)}" if tries else "")
-    if callback["delivered_at"]:
-        line += f" at {_local_time(callback['delivered_at'])}"
-    line += f"  {callback['url']}"
-    return line + (f"  (last error: {callback['last_error']})" if callback["last_error"]
-                   else "")
-
-
 def logs(args) -> int | None:
     if args.follow:
         return jobs_cli.follow_logs(args, _client(args))
@@ -322,22 +266,6 @@ def logs(args) -> int | None:
     response = _client(args).request("GET", f"/v1/jobs/{args.id}/logs", query=query)
     sys.stdout.buffer.write(response.body)
     sys.stdout.flush()
-
-
-def _seconds(value) -> str | None:
-    if value is None:
-        return None
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def _bytes(value) -> str | None:
-    if value is None:
-        return None
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return None
 
 
 if __name__ == "__main__":

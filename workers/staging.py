@@ -60,7 +60,9 @@ class LocalStaging:
                          error, notes=notes)
         return dataclasses.replace(logs, exit_code=execution.exit_code, reason=reason,
                                    error=error, cpu_seconds=execution.cpu_seconds,
-                                   peak_memory=execution.peak_memory, outputs=outputs)
+                                   peak_memory=execution.peak_memory,
+                                   io_read_bytes=execution.io_read_bytes,
+                                   io_write_bytes=execution.io_write_bytes, outputs=outputs)
 
 
 def captured(path: Path, limit: int | None = None, offset: int = 0) -> bytes:

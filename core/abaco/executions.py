@@ -43,7 +43,8 @@ def execution(job: Job, api_server: str) -> dict[str, Any]:
     """The fields of models.py's `Execution` (lines 1444-1462), displayed (1677-1693).
     `runtime` is whole seconds and `cpu` nanoseconds, as Abaco measures them
     (docker_utils.py:948 and 754, Docker's `cpu_usage.total_usage`); null where Sluice
-    measured nothing. `io` is null: block I/O is not measured yet."""
+    measured nothing. `io` is null: Abaco's counts the bytes received on eth0
+    (docker_utils.py:759), which Sluice does not measure (its block I/O is another figure)."""
     return {
         "id": job.id, "actorId": job.function, "apiServer": api_server,
         "executor": EXECUTORS.get(job.trigger, OWNER), "workerId": job.owner,

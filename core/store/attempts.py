@@ -20,7 +20,8 @@ def ended(job: Job, owner: str | None, now: float, outcome: Outcome) -> dict:
             "started_at": job.started_at, "finished_at": now, "exit_code": outcome.exit_code,
             "reason": str(outcome.reason) if outcome.reason else None,
             "error": storable(outcome.error), "cpu_seconds": outcome.cpu_seconds,
-            "peak_memory": outcome.peak_memory, "stdout_ref": outcome.stdout_ref,
+            "peak_memory": outcome.peak_memory, "io_read_bytes": outcome.io_read_bytes,
+            "io_write_bytes": outcome.io_write_bytes, "stdout_ref": outcome.stdout_ref,
             "stderr_ref": outcome.stderr_ref}
 
 

@@ -30,8 +30,10 @@ from core.store.schedulerows import ScheduleRows
 from core.store.schema import blobs, jobs, storable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_OUTCOME_COLUMNS = ("status", "finished_at", "exit_code", "reason", "error", "cpu_seconds",
-                    "peak_memory", "bytes_out", "outputs", "stdout_ref", "stderr_ref")
+# What an attempt measured, kept on its job as it is on the attempt's row.
+MEASURES = ("cpu_seconds", "peak_memory", "io_read_bytes", "io_write_bytes")
+_OUTCOME_COLUMNS = ("status", "finished_at", "exit_code", "reason", "error", *MEASURES,
+                    "bytes_out", "outputs", "stdout_ref", "stderr_ref")
 
 
 class Deferral(enum.Enum):
@@ -95,7 +97,7 @@ _CANCELLED_LOGS = jobs.update().where(
     jobs.c.id == sa.bindparam("w_id"), jobs.c.attempts == sa.bindparam("w_attempt"),
     jobs.c.status == JobStatus.CANCELLED.value, jobs.c.stdout_ref.is_(None),
     jobs.c.stderr_ref.is_(None)).values(**_set(
-        "exit_code", "cpu_seconds", "peak_memory", "stdout_ref", "stderr_ref")).returning(*jobs.c)
+        "exit_code", *MEASURES, "stdout_ref", "stderr_ref")).returning(*jobs.c)
 # A failed or cancelled job queued again by hand: a new attempt, its own retries afresh.
 _REDRIVE = jobs.update().where(
     jobs.c.id == sa.bindparam("w_id"),
@@ -103,7 +105,7 @@ _REDRIVE = jobs.update().where(
     status=JobStatus.QUEUED.value, revision=sa.bindparam("v_revision"),
     resumed_after=jobs.c.attempts, retries=0, published_at=sa.bindparam("v_now"),
     owner=None, heartbeat_at=None, finished_at=None, exit_code=None, reason=None, error=None,
-    cpu_seconds=None, peak_memory=None, bytes_out=0, outputs=None, stdout_ref=None,
+    **dict.fromkeys(MEASURES), bytes_out=0, outputs=None, stdout_ref=None,
     stderr_ref=None, callback_state=None, callback_attempts=0, callback_error=None,
     callback_due_at=None, callback_delivered_at=None).returning(*jobs.c)
 _GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("w_id"))
@@ -290,9 +292,9 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows, ScheduleRows, ResultRow
                             ) -> Job | None:
         """What the attempt of `job` (as claimed) that was cancelled had printed and used,
         once it stopped; None when the job is not that attempt's cancelled job."""
-        params = {"w_id": job.id, "w_attempt": job.attempts, "v_exit_code": outcome.exit_code,
-                  "v_cpu_seconds": outcome.cpu_seconds, "v_peak_memory": outcome.peak_memory,
-                  "v_stdout_ref": outcome.stdout_ref, "v_stderr_ref": outcome.stderr_ref}
+        params = {f"v_{column}": getattr(outcome, column)
+                  for column in ("exit_code", *MEASURES, "stdout_ref", "stderr_ref")}
+        params |= {"w_id": job.id, "w_attempt": job.attempts}
         ended = dataclasses.replace(outcome, reason=Reason.CANCELLED)
         return self._returning(_CANCELLED_LOGS, params, outcome.inline_blobs,
                                attempts.ended(job, owner, now, ended), outcome.live_log)

@@ -57,6 +57,8 @@ jobs = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("cpu_seconds", sa.Float),
     sa.Column("peak_memory", sa.BigInteger),
+    sa.Column("io_read_bytes", sa.BigInteger),
+    sa.Column("io_write_bytes", sa.BigInteger),
     sa.Column("bytes_in", sa.BigInteger, nullable=False, default=0),
     sa.Column("bytes_out", sa.BigInteger, nullable=False, default=0),
     sa.Column("outputs", sa.JSON),
@@ -100,6 +102,8 @@ attempts = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("cpu_seconds", sa.Float),
     sa.Column("peak_memory", sa.BigInteger),
+    sa.Column("io_read_bytes", sa.BigInteger),
+    sa.Column("io_write_bytes", sa.BigInteger),
     sa.Column("stdout_ref", sa.String(1100)),
     sa.Column("stderr_ref", sa.String(1100)),
 )

@@ -164,6 +164,21 @@ OUTPUT = {"name": STRING, "bucket": STRING, "key": STRING, "size": COUNT,
           "content_type": STRING, "etag": STRING}
 
 
+# What the function used, null where its executor cannot measure it (README: What a job
+# records).
+MEASURES = {
+    "cpu_seconds": {"type": ["number", "null"], "minimum": 0},
+    "peak_memory": {"type": ["integer", "null"], "minimum": 0, "description":
+                    "Bytes: its largest process's resident set (process executor), or the "
+                    "high-water mark of its container's cgroup."},
+    "io_read_bytes": {"type": ["integer", "null"], "minimum": 0, "description":
+                      "Bytes the function itself read from block devices (not from the "
+                      "page cache)."},
+    "io_write_bytes": {"type": ["integer", "null"], "minimum": 0, "description":
+                       "Bytes the function itself wrote to files on block devices."},
+}
+
+
 def _job() -> dict[str, Any]:
     number, count = {"type": ["number", "null"]}, COUNT
     return _obj({
@@ -173,11 +188,14 @@ def _job() -> dict[str, Any]:
         "retries": {**count, "description": "How many times the function's retry policy "
                                             "ran it again."},
         "created_at": {"type": "string", "format": "date-time"}, "started_at": TIME,
-        "finished_at": TIME, "queue_wait": number, "runtime": number,
+        "finished_at": TIME, "worker": {"type": ["string", "null"], "description":
+                                        "The worker of the last attempt."},
+        "queue_wait": number, "runtime": number,
         "exit_code": {"type": ["integer", "null"]},
         "reason": {"enum": [*(str(r) for r in Reason), None]},
-        "error": {"type": ["string", "null"]}, "cpu_seconds": number,
-        "peak_memory": {"type": ["integer", "null"]}, "bytes_in": count, "bytes_out": count,
+        "error": {"type": ["string", "null"]}, **MEASURES,
+        "bytes_in": {**count, "description": "The bytes staged in for the function."},
+        "bytes_out": {**count, "description": "The bytes of its output objects."},
         "idempotency_key": {"type": ["string", "null"]}, "depth": count,
         "params": {"type": "object", "propertyNames": {"pattern": f"^{params.NAME.pattern}$"},
                    "additionalProperties": STRING, "description": "The invocation's query "
@@ -198,10 +216,9 @@ def _attempt() -> dict[str, Any]:
     return _obj({
         "number": {"type": "integer", "minimum": 1}, "worker": {"type": ["string", "null"]},
         "started_at": TIME, "finished_at": {"type": "string", "format": "date-time"},
-        "exit_code": {"type": ["integer", "null"]},
+        "runtime": number, "exit_code": {"type": ["integer", "null"]},
         "reason": {"enum": [*(str(r) for r in Reason), None]},
-        "error": {"type": ["string", "null"]}, "cpu_seconds": number,
-        "peak_memory": {"type": ["integer", "null"]},
+        "error": {"type": ["string", "null"]}, **MEASURES,
         "logs": {"type": "string", "format": "uri-reference"},
     })
 

@@ -112,6 +112,18 @@ def test_a_large_stdout_stays_where_the_pod_uploaded_it(run, attempts, objects, 
     assert small.stdout_ref.startswith("db:") and attempts.log(small, "stdout") == b"small\n"
 
 
+def test_what_a_pods_function_used_is_null_for_nothing_honest_reports_it(run):
+    """A pod's status tells how each container ended (ContainerStateTerminated: exitCode,
+    reason, startedAt, finishedAt..., https://kubernetes.io/docs/reference/kubernetes-api/
+    workload-resources/pod-v1/#PodStatus), not what it used; metrics.k8s.io samples only
+    running pods. So CPU, peak memory and block I/O stay null, even for a function that
+    used plenty of each."""
+    outcome, _ = run("x=$(head -c 20000000 /dev/zero | tr '\\0' a); echo ${#x}")
+    assert outcome.exit_code == 0
+    assert (outcome.cpu_seconds, outcome.peak_memory, outcome.io_read_bytes,
+            outcome.io_write_bytes) == (None, None, None, None)
+
+
 def test_a_failing_function_reports_its_exit_code_and_still_uploads(run, attempts):
     outcome, _ = run('echo partial > "$TMP_OUTPUT_DIR/p.txt"; echo boom >&2; exit 3')
     assert (outcome.exit_code, outcome.reason) == (3, Reason.ERROR)

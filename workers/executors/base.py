@@ -36,6 +36,8 @@ class Execution:
     reason: Reason | None
     cpu_seconds: float | None = None
     peak_memory: int | None = None
+    io_read_bytes: int | None = None
+    io_write_bytes: int | None = None
     error: str | None = None
 
 

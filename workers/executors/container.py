@@ -1,10 +1,11 @@
 """Runs a function in a container through the Docker Engine API (Docker, or Podman's API
 socket), staged on the worker's disk: input mounted read-only, output and results writable,
 the results socket where Abaco's actors find it, no network unless asked, an init process,
-memory and CPU limits, and the container removed afterwards.
-The engine's errors become Sluice's where the client is called: an engine out of reach is
-`Unavailable` (the attempt is tried again), an image that cannot be had or a container the
-engine refuses is `CannotRun`."""
+memory and CPU limits, and the container removed afterwards. With Podman, what the
+container used is read from its cgroup as it ends (`cgroups`); on other engines those
+figures are null. The engine's errors become Sluice's where the client is called: an engine
+out of reach is `Unavailable` (the attempt is tried again), an image that cannot be had or
+a container the engine refuses is `CannotRun`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import docker
 import requests
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import (APIError, DockerException, ImageNotFound, NotFound,
+                           create_api_error_from_http_exception)
 from docker.types import Mount
 
 from core import runnable
@@ -26,6 +28,7 @@ from core.errors import CannotRun, Unavailable
 from core.jobs import Outcome, Reason
 from workers.contract import environment, message_in
 from workers.executors.base import Attempt, Execution
+from workers.executors.cgroups import ContainerInit, Usage
 from workers.processes import alive
 from workers.staging import LocalStaging
 from workers.workdir import Workdir
@@ -39,6 +42,8 @@ MOUNT = Path("/sluice")
 ABACO_RESULTS_SOCKET = "/_abaco_results.sock"
 MANAGED = "sluice.managed"
 WAIT_INTERVAL = "10ms"
+# How long an engine may take to report an end it has already seen.
+END_SECONDS = 30
 WORKER = "sluice.worker"
 # What the function sees: the scratch directory at /sluice, HOME and TMPDIR in the image's
 # /tmp, PATH the image's own.
@@ -126,16 +131,33 @@ class RunningContainer:
                 init=True, mem_limit=fn.memory, memswap_limit=fn.memory,
                 nano_cpus=int(fn.cpu * 1e9) if fn.cpu else None,
                 labels={MANAGED: "1", WORKER: executor.worker})
+        self.init: ContainerInit | None = None
         try:
             with _engine_errors("start the container"):
+                if executor.podman:
+                    self.init = self._initialize()
                 self.container.start()
         except BaseException:
             self._remove()
             raise
 
+    def _initialize(self) -> ContainerInit | None:
+        """Have Podman make the container's processes, stopped short of the function, and
+        watch the cgroup of its init from then on: a function that ends at once is seen."""
+        api, container_id = self.executor.client.api, self.container.id
+        response = api.post(f"{api.base_url}/v4.0.0/libpod/containers/{container_id}/init")
+        try:
+            response.raise_for_status()
+        except requests.exceptions.HTTPError as exc:
+            create_api_error_from_http_exception(exc)
+        pid = api.inspect_container(container_id)["State"]["Pid"]
+        return ContainerInit.watch(pid, container_id) if pid else None
+
     def kill(self, reason: Reason) -> None:
         with self._lock:
             self._killed = self._killed or reason
+        if self.init is not None and self.init.kill():
+            return
         try:
             self.container.kill()
         except (DockerException, requests.exceptions.RequestException):
@@ -152,23 +174,35 @@ class RunningContainer:
         response.raise_for_status()
         return int(response.text.strip())
 
+    def _ended(self, timeout: float) -> int | None:
+        """The container's exit status once it has exited; None while it still runs after
+        `timeout`. Where its cgroup is watched, that sees the end first, and reads it."""
+        if self.init is not None:
+            if not self.init.wait(timeout):
+                return None
+            timeout = END_SECONDS
+        try:
+            return self._wait(timeout)
+        except requests.exceptions.ReadTimeout:
+            return None
+
     def _exit_status(self) -> int:
         """The container's exit status; killed once past the function's timeout. What it
         prints after `FOLLOW_AFTER` is copied as it comes."""
         timeout, started = self.attempt.function.timeout, time.monotonic()
-        try:
-            return self._wait(min(FOLLOW_AFTER, timeout))
-        except requests.exceptions.ReadTimeout:
-            pass
+        status = self._ended(min(FOLLOW_AFTER, timeout))
+        if status is not None:
+            return status
         remaining = timeout - (time.monotonic() - started)
         if remaining > 0:
             self._copy_output()
-            try:
-                return self._wait(remaining)
-            except requests.exceptions.ReadTimeout:
-                pass
+            status = self._ended(remaining)
+            if status is not None:
+                return status
         self.kill(Reason.TIMEOUT)
-        return self._wait(30)
+        if self.init is not None:
+            self.init.wait(END_SECONDS)
+        return self._wait(END_SECONDS)
 
     def _copy_output(self) -> None:
         dirs = self.attempt.workdir
@@ -208,10 +242,15 @@ class RunningContainer:
             reason = Reason.OOM
         elif reason is None and status:
             reason = Reason.ERROR
-        return self.executor.staging.stage_out(self.attempt, Execution(exit_code=status,
-                                                                       reason=reason))
+        used = self.init.usage if self.init is not None and self.init.usage else Usage()
+        return self.executor.staging.stage_out(self.attempt, Execution(
+            exit_code=status, reason=reason, cpu_seconds=used.cpu_seconds,
+            peak_memory=used.peak_memory, io_read_bytes=used.io_read_bytes,
+            io_write_bytes=used.io_write_bytes))
 
     def _remove(self) -> None:
+        if self.init is not None:
+            self.init.close()
         try:
             self.container.remove(force=True)
         except NotFound:

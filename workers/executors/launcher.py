@@ -16,7 +16,7 @@ would copy it at each function) in a session of its own, as the function's user:
 launcher takes that user as its real one for the spawn, and the child, made with
 `resetids`, takes it as its effective one too. When the command ends, every process it
 left is killed and the sandbox's /tmp emptied, then the answer is
-`{"status": ..., "cpu": ...}`.
+`{"status": ..., "cpu": ..., "inblock": ..., "oublock": ...}` (its `wait4` usage).
 
 Killing "every process left" is `kill(-1)`: everything the launcher may signal. That is
 only the sandbox's own when the launcher is in a PID namespace of its own; so it refuses
@@ -111,13 +111,14 @@ def _run(request: dict, config: dict, stdout: int, stderr: int) -> dict:
     except OSError as exc:
         os.write(stderr, f"sluice: cannot start {request['argv'][0]!r}: {exc.strerror}\n"
                  .encode())
-        return {"status": 127 << 8, "cpu": 0.0}
+        return {"status": 127 << 8, "cpu": 0.0, "inblock": 0, "oublock": 0}
     finally:
         os.close(stdout)
         os.close(stderr)
     _, status, usage = os.wait4(pid, 0)
     _reset(config)
-    return {"status": status, "cpu": usage.ru_utime + usage.ru_stime}
+    return {"status": status, "cpu": usage.ru_utime + usage.ru_stime,
+            "inblock": usage.ru_inblock, "oublock": usage.ru_oublock}
 
 
 def _children() -> list[int]:

@@ -19,7 +19,7 @@ from core.jobs import Outcome, Reason
 from workers.contract import environment, message_in
 from workers.executors.base import Attempt, Execution
 from workers.executors.deadlines import Deadlines
-from workers.executors.measure import measured, timed
+from workers.executors.measure import Waited, measured, timed
 from workers.executors.sandbox import Sandbox
 from workers.executors.standing import LaunchedProcess, StandingSandbox
 from workers.reaper import Reaper
@@ -167,8 +167,7 @@ class RunningProcess:
         _kill_group(self.proc.pid)
         if self._reaper is not None:
             self._reaper.forget(self.proc.pid)
-        return measured(self.proc.returncode, usage.ru_utime + usage.ru_stime, self._rusage,
-                        self._killed, usage.ru_maxrss)
+        return measured(self.proc.returncode, Waited.of(usage), self._rusage, self._killed)
 
 
 def _kill_group(pid: int) -> None:

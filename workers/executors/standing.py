@@ -30,7 +30,7 @@ from pathlib import Path
 from core.jobs import Reason
 from workers.executors.base import Execution
 from workers.executors.deadlines import Deadlines
-from workers.executors.measure import measured
+from workers.executors.measure import Waited, measured
 from workers.executors.sandbox import Sandbox
 from workers.reaper import Reaper
 from workers.workdir import Workdir
@@ -157,5 +157,6 @@ class LaunchedProcess:
                 self.standing.destroy()
                 log.warning("a standing sandbox ended while its function ran")
             return measured(-signal.SIGKILL, None, rusage, self._killed or Reason.ERROR)
-        return measured(os.waitstatus_to_exitcode(answer["status"]), answer["cpu"], rusage,
+        waited = Waited(cpu=answer["cpu"], inblock=answer["inblock"], oublock=answer["oublock"])
+        return measured(os.waitstatus_to_exitcode(answer["status"]), waited, rusage,
                         self._killed)

@@ -1,3 +1,4 @@
+import os
 import time
 
 import pytest
@@ -5,6 +6,7 @@ import pytest
 from core.jobs import Reason
 from core.settings import ProcessSettings
 from tests.fixtures.signals import eventually, running
+from tests.fixtures.usage import ALLOCATE, BURN, MiB, on_block_device, write
 from workers.executors.measure import timed
 from workers.executors.process import RunningProcess
 from workers.executors.sandbox import Sandbox
@@ -59,6 +61,13 @@ def test_timeout_kills_the_whole_process_group(run, tmp_path):
     gone(int(marker.read_text()))
 
 
+def test_a_function_killed_at_its_timeout_has_no_figures_rather_than_gnu_times_own(run):
+    """The kill ends GNU time with the function, before it reports."""
+    result = run(["/bin/sh", "-c", f"{ALLOCATE}; {BURN}; sleep 30"], timeout=1.5)
+    assert result.reason is Reason.TIMEOUT
+    assert (result.cpu_seconds, result.peak_memory, result.io_write_bytes) == (None,) * 3
+
+
 def test_background_processes_do_not_outlive_the_function(run, tmp_path):
     marker = tmp_path / "pid"
     run(["/bin/sh", "-c", f"sleep 30 & echo $! > {marker}"])
@@ -86,3 +95,34 @@ def test_memory_limit_stops_a_function_that_allocates_more(run):
     result = run(["/bin/sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}"],
                  memory=64 * 1024**2)
     assert result.exit_code != 0
+
+
+def test_the_peak_memory_and_cpu_are_the_functions_within_range(run):
+    """GNU time's %M, the largest resident set of the processes it waited for."""
+    result = run(["/bin/sh", "-c", f"{ALLOCATE}; {BURN}"])
+    assert 50 * MiB <= result.peak_memory < 56 * MiB
+    assert 0.5 <= result.cpu_seconds < 0.8
+
+
+def test_writing_20_mib_with_fsync_shows_as_20_mib_written(run, tmp_path):
+    """ru_oublock counts 512-byte blocks: Linux's task_io_get_oublock is write_bytes >> 9
+    (torvalds/linux include/linux/task_io_accounting_ops.h, lines 34-37), and GNU time's
+    %O reports it (time(1), FORMATTING THE OUTPUT)."""
+    result = run(["/bin/sh", "-c", write(str(tmp_path / "written"))])
+    assert result.exit_code == 0
+    if on_block_device(tmp_path):
+        assert 20 * MiB <= result.io_write_bytes < 21 * MiB
+    else:
+        assert result.io_write_bytes == 0
+
+
+def test_reads_from_the_disk_count_and_reads_from_the_page_cache_do_not(run, tmp_path):
+    """ru_inblock is read_bytes >> 9 (task_io_accounting_ops.h, lines 20-23): what was read
+    from the device. O_DIRECT goes to it; the second, plain read finds the file cached."""
+    data = tmp_path / "data"
+    data.write_bytes(os.urandom(20 * MiB))
+    cached = run(["dd", f"if={data}", "of=/dev/null", "bs=1M"])
+    assert cached.exit_code == 0 and cached.io_read_bytes < MiB
+    if on_block_device(tmp_path):
+        direct = run(["dd", f"if={data}", "of=/dev/null", "bs=1M", "iflag=direct"])
+        assert direct.exit_code == 0 and 20 * MiB <= direct.io_read_bytes < 21 * MiB
