@@ -1,14 +1,14 @@
 """Results: what functions publish while they run, kept until they expire.
 
-Revision ID: 0008_results
-Revises: 0009_schedules
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_results"
-down_revision = "0009_schedules"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

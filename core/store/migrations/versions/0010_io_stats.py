@@ -1,15 +1,15 @@
 """What a job's function read from and wrote to block devices, on the job and on each of
 its attempts (null for the rows from before, as where nothing can measure it).
 
-Revision ID: 0010_io_stats
-Revises: 0007_invocation_params
+Revision ID: 0010
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_io_stats"
-down_revision = "0007_invocation_params"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 COLUMNS = ("io_read_bytes", "io_write_bytes")

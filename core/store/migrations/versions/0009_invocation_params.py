@@ -1,15 +1,15 @@
 """Invocation parameters: the query parameters an invocation was made with, which its
 function sees as `PARAM_<NAME>` variables, kept on its job for every attempt.
 
-Revision ID: 0007_invocation_params
-Revises: 0008_results
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_invocation_params"
-down_revision = "0008_results"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """Schedules: each scheduled function's next fire time, shared by every listener.
 
-Revision ID: 0009_schedules
+Revision ID: 0007
 Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_schedules"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
