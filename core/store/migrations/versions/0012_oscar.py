@@ -2,14 +2,14 @@
 lists only the Kubernetes Jobs its asynchronous invocations make.
 
 Revision ID: 0012_oscar
-Revises: 0006
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_oscar"
-down_revision = "0006"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
