@@ -9,9 +9,12 @@ from typing import Any
 
 from core.errors import Invalid
 from core.events import parse_s3_notification, parse_seaweedfs_webhook
+from core.functions import Function
 from core.keys import check_key
-from core.objects import ObjectInfo
+from core.objects import ObjectInfo, ObjectStore
+from core.settings import Settings
 from gateway.auth import Caller
+from jobs.context import JobContext
 from jobs.scanning import ScanProgress
 
 # What the face reads from the request (its body or document) when the service asks: after
@@ -20,6 +23,13 @@ Reader = Callable[[], Awaitable[Any]]
 
 
 class StorageAccess:
+    settings: Settings
+    objects: ObjectStore
+    context: JobContext
+    _run: Callable[..., Awaitable[Any]]
+    _iterate: Callable[..., AsyncIterator]
+    get_function: Callable[[Caller, str], Awaitable[Function]]
+
     async def client_store(self, caller: Caller) -> dict[str, Any]:
         """Where clients reach the object store, and with which keys: for the admin only."""
         caller.require_admin()

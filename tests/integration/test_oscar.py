@@ -2,8 +2,10 @@
 with the answers OSCAR gives (its sources at grycap/oscar 7ade09e, cited by file and line)."""
 
 import base64
+import io
 import re
 import secrets
+import zipfile
 
 import pytest
 
@@ -228,3 +230,6 @@ async def test_several_outputs_take_the_files_their_filters_match(api, bucket, o
     assert done["status"] == "succeeded", done
     keys = sorted(key for key, _, _ in objects.list_objects(bucket) if not key.endswith("/"))
     assert keys == ["all/a.png", "all/report-1.txt", "images/a.png", "reports/report-1.txt"]
+    answer = await api.request("POST", "/run/split", data=b"")
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(await answer.read()))) as archive:
+        assert sorted(archive.namelist()) == ["a.png", "report-1.txt"], "each file once"
