@@ -113,11 +113,11 @@ async def test_only_asynchronous_jobs_are_listed_a_page_at_a_time(gateway_only):
     the Kubernetes Jobs that asynchronous invocations make, none for /run."""
     api = gateway_only
     await api.request("POST", "/system/services", json={"name": "many", "script": "true"})
-    asynchronous = [(await (await api.request("POST", "/job/many", data=b"x")).json())["id"]
-                    for _ in range(72)]
     waited = await api.request("POST", "/v1/functions/many/invocations",
                                headers={"Prefer": "wait=0"})
-    assert waited.status == 201
+    assert waited.status == 201, "a synchronous call whose wait ran out"
+    asynchronous = [(await (await api.request("POST", "/job/many", data=b"x")).json())["id"]
+                    for _ in range(72)]
     first = await (await api.request("GET", "/system/logs/many?page=")).json()
     assert list(first["jobs"]) == asynchronous[::-1][:70]
     assert first["remaining_jobs"] == 2 and first["next_page"] == asynchronous[2]
