@@ -18,7 +18,7 @@ from core.params import PREFIX as PARAM_PREFIX
 from core.placement import Placement, parse_placement
 from core.retries import RetryPolicy, parse_retry
 from core.schedules import Schedule, parse_schedule_fields
-from core.triggers import InputSpec, OutputSpec, overlaps, parse_inputs, parse_output
+from core.triggers import InputSpec, OutputSpec, overlaps, parse_inputs, parse_outputs
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -56,7 +56,7 @@ class Function:
     network: bool = False
     placement: Placement = Placement()
     input: tuple[InputSpec, ...] | None = None
-    output: OutputSpec | None = None
+    outputs: tuple[OutputSpec, ...] | None = None
     guard_depth: int | None = None
     log_level: str = "INFO"
     mode: str = "sync"
@@ -86,6 +86,8 @@ class Function:
     spec: None until a reader asks the store)."""
     abaco: AbacoContract | None = None
     """Its jobs see Abaco's context variables too (`core.abaco.context`)."""
+    given: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """Memory and CPU as the spec wrote them (`300Mi`, `0.5`, `500m`): shown back so."""
     token: str = dataclasses.field(default="", repr=False)
     revision: int = 1
 
@@ -107,13 +109,16 @@ class Function:
             spec["script"] = self.script
         if self.image:
             spec["image"] = self.image
-        spec.update(environment=dict(self.environment), timeout=self.timeout, memory=self.memory,
-                    cpu=self.cpu, network=self.network, log_level=self.log_level, mode=self.mode,
-                    description=self.description, sync_queue_limit=self.sync_queue_limit)
+        spec.update(environment=dict(self.environment), timeout=self.timeout,
+                    memory=self.given.get("memory", self.memory),
+                    cpu=self.given.get("cpu", self.cpu), network=self.network,
+                    log_level=self.log_level, mode=self.mode, description=self.description,
+                    sync_queue_limit=self.sync_queue_limit)
         if self.input is not None:
             spec["input"] = [i.to_dict() for i in self.input]
-        if self.output is not None:
-            spec["output"] = {"bucket": self.output.bucket, "prefix": self.output.prefix}
+        if self.outputs is not None:
+            outputs = [o.to_dict() for o in self.outputs]
+            spec["output"] = outputs[0] if len(outputs) == 1 else outputs
         if self.guard_depth is not None:
             spec["guard"] = {"max_depth": self.guard_depth}
         if self.placement.gpu:
@@ -144,13 +149,13 @@ class Function:
         inputs = self.input if self.input is not None else (
             InputSpec(bucket=bucket, prefix=f"{self.name}/input/"),)
         inputs = tuple(dataclasses.replace(i, bucket=i.bucket or bucket) for i in inputs)
-        output = self.output or OutputSpec(bucket=bucket, prefix=f"{self.name}/output")
-        output = dataclasses.replace(output, bucket=output.bucket or bucket)
-        if self.guard_depth is None and overlaps(inputs, output):
+        outputs = self.outputs or (OutputSpec(bucket=bucket, prefix=f"{self.name}/output"),)
+        outputs = tuple(dataclasses.replace(o, bucket=o.bucket or bucket) for o in outputs)
+        if self.guard_depth is None and overlaps(inputs, outputs):
             raise Invalid("the function spec is invalid", errors=[{
                 "path": f"{path}output", "message": "its outputs would trigger the function itself; "
                 "write them elsewhere or name a guard: {max_depth: N}"}])
-        return dataclasses.replace(self, input=inputs, output=output)
+        return dataclasses.replace(self, input=inputs, outputs=outputs)
 
     @classmethod
     def from_spec(cls, spec: Any, *, path: str = "", name: str | None = None,
@@ -182,8 +187,12 @@ class Function:
                   "placement": parse_placement(spec.get("gpu"), spec.get("kubernetes"), bad)}
         if errors:
             raise Invalid("the function spec is invalid", errors=errors)
-        return cls(**fields, token=secrets.token_urlsafe(32) if token is None else token,
-                   revision=revision)
+        return cls(**fields, token=new_token() if token is None else token, revision=revision)
+
+
+def new_token() -> str:
+    """A function's token: 64 hex characters, as OSCAR makes its service tokens."""
+    return secrets.token_hex(32)
 
 
 def _check_text(spec: Mapping, bad: Bad) -> None:
@@ -288,13 +297,15 @@ def _limits(spec: Mapping, bad: Bad) -> dict[str, Any]:
     network = spec.get("network", False)
     if not isinstance(network, bool):
         bad("network", "must be true or false")
+    given = {field: spec[field] for field, value in (("memory", memory), ("cpu", cpu))
+             if value is not None}
     return {"timeout": DEFAULT_TIMEOUT if timeout is None else timeout, "memory": memory,
-            "cpu": cpu, "network": network is True, "retention": retention}
+            "cpu": cpu, "network": network is True, "retention": retention, "given": given}
 
 
 def _triggers(spec: Mapping, bad: Bad) -> dict[str, Any]:
     return {"input": parse_inputs(spec.get("input"), bad),
-            "output": parse_output(spec.get("output"), bad),
+            "outputs": parse_outputs(spec.get("output"), bad),
             "guard_depth": _guard(spec.get("guard"), bad)}
 
 

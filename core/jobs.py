@@ -134,6 +134,9 @@ class Job:
     callback_due_at: float | None = None
     """When the next POST is due; while one is under way, when its claim lapses."""
     callback_delivered_at: float | None = None
+    synchronous: bool = False
+    """Its caller waited for its answer (OSCAR's `/run`, a native call without
+    respond-async), whether or not the wait ran out."""
 
     @property
     def runtime(self) -> float | None:

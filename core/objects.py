@@ -16,7 +16,7 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
-from core.errors import Invalid, NotFound, StorageError, Unavailable
+from core.errors import Conflict, Invalid, NotFound, StorageError, Unavailable
 from core.settings import S3Settings
 
 _MISSING = ("NoSuchKey", "NoSuchBucket", "NoSuchObject")
@@ -102,9 +102,11 @@ class ObjectStore:
             return self.client.put_object(bucket, key, file, os.fstat(file.fileno()).st_size,
                                           content_type=content_type, metadata=metadata).etag
 
-    def get_bytes(self, bucket: str, key: str) -> bytes:
+    def get_bytes(self, bucket: str, key: str, etag: str = "") -> bytes:
+        """The object's bytes; with `etag`, only while it is still that version (Conflict
+        once something else was written there)."""
         with _errors(bucket, key):
-            response = self.client.get_object(bucket, key)
+            response = self.client.get_object(bucket, key, request_headers=_if_match(etag))
             try:
                 return response.read()
             finally:
@@ -129,9 +131,10 @@ class ObjectStore:
             response.release_conn()
         return path.stat().st_size
 
-    def stream(self, bucket: str, key: str, chunk: int = 256 * 1024) -> Iterator[bytes]:
+    def stream(self, bucket: str, key: str, chunk: int = 256 * 1024, etag: str = ""
+               ) -> Iterator[bytes]:
         with _errors(bucket, key):
-            response = self.client.get_object(bucket, key)
+            response = self.client.get_object(bucket, key, request_headers=_if_match(etag))
         try:
             yield from _received(response.stream(chunk), bucket, key)
         finally:
@@ -162,6 +165,10 @@ class ObjectStore:
         return ObjectInfo(etag=normalize_etag(info.etag) or "", size=info.size or 0,
                           content_type=info.content_type or "application/octet-stream",
                           metadata=metadata)
+
+
+def _if_match(etag: str) -> dict[str, str] | None:
+    return {"If-Match": f'"{etag}"'} if etag else None
 
 
 @contextlib.contextmanager
@@ -201,6 +208,8 @@ class _errors:
         if isinstance(exc, S3Error):
             if exc.code in _MISSING:
                 raise NotFound(f"object {self.where!r} does not exist") from exc
+            if exc.code == "PreconditionFailed":
+                raise Conflict(f"object {self.where!r} was written again since") from exc
             raise StorageError(f"object store refused {self.where!r}: {exc.code}") from exc
         if isinstance(exc, urllib3.exceptions.MaxRetryError) \
                 and isinstance(exc.reason, urllib3.exceptions.ResponseError):

@@ -63,6 +63,13 @@ class S3Settings:
     region: str = "us-east-1"
     system_bucket: str = "sluice"
     bucket: str = "sluice-data"
+    public_url: str | None = None
+    """Where clients reach the object store, when not at `url` (an address inside a
+    cluster, say): what OSCAR's face gives them."""
+
+    @property
+    def client_url(self) -> str:
+        return self.public_url or self.url
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,6 +265,7 @@ class Settings:
                 region=get("S3_REGION", S3Settings.region),
                 system_bucket=get("S3_SYSTEM_BUCKET", S3Settings.system_bucket),
                 bucket=get("S3_BUCKET", S3Settings.bucket),
+                public_url=_http_url("S3_PUBLIC_URL", get("S3_PUBLIC_URL")),
             ),
             worker=WorkerSettings(
                 threads=int(number("WORKER_THREADS", WorkerSettings.threads, int)),
@@ -318,6 +326,12 @@ class Settings:
             if bucket_problem(bucket):
                 raise Invalid(f"SLUICE_{name} {bucket_problem(bucket)}, not {bucket!r}")
         return cls(**values)
+
+
+def _http_url(name: str, text: str | None) -> str | None:
+    if text is not None and not re.match(r"^https?://[^/\s]+", text):
+        raise Invalid(f"SLUICE_{name} must be an http(s) URL, not {text!r}")
+    return text
 
 
 def _deploy_executors(text: str | None) -> dict[str, tuple[str, ...]] | None:

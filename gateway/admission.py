@@ -63,7 +63,8 @@ class Admission:
             self._check_backlog(fn, key, synchronous=wait is not None)
         return (*self.context.submitter.submit(
             fn, trigger=Trigger.HTTP, body=request.body, content_type=content_type,
-            idempotency_key=key, callback=request.callback, params=request.params), wait)
+            idempotency_key=key, callback=request.callback, params=request.params,
+            synchronous=wait is not None), wait)
 
     def _check_backlog(self, fn: Function, key: str | None, *, synchronous: bool) -> None:
         """Refuse a new job (429) while the function's queue, or the platform's, is full, or,

@@ -38,26 +38,30 @@ class Caller:
 
 
 def caller(request: web.Request) -> Caller:
-    """The caller of `request`, by its bearer token (or the password of Basic credentials,
-    which OSCAR's clients send); Unauthorized when it sent none."""
+    """The caller of `request`, by its bearer token, or by Basic credentials whose password
+    is the admin token (what OSCAR's clients send for its administrator: any other password
+    is refused, as OSCAR's `gin.BasicAuth` refuses it); Unauthorized when it sent none."""
     settings = request.app[SETTINGS]
-    token = _token(request.headers.get("Authorization", ""))
+    scheme, token = _credentials(request.headers.get("Authorization", ""))
     if not token:
         raise Unauthorized("send 'Authorization: Bearer <token>' (the admin token or the "
                            "function's token)")
-    return Caller(token=token, admin=_matches(token, settings.admin_token),
-                  events=_matches(token, settings.events_token))
+    admin = _matches(token, settings.admin_token)
+    if scheme == "basic" and not admin:
+        raise Unauthorized("these Basic credentials are not the administrator's (the "
+                           "password is the admin token)")
+    return Caller(token=token, admin=admin, events=_matches(token, settings.events_token))
 
 
-def _token(header: str) -> str:
+def _credentials(header: str) -> tuple[str, str]:
     scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() == "basic" and token:
+    scheme, token = scheme.lower(), token.strip()
+    if scheme == "basic" and token:
         try:
-            return base64.b64decode(token, validate=True).decode().partition(":")[2]
+            return scheme, base64.b64decode(token, validate=True).decode().partition(":")[2]
         except (binascii.Error, UnicodeDecodeError):
-            return ""
-    return token if scheme.lower() == "bearer" else ""
+            return scheme, ""
+    return scheme, token if scheme == "bearer" else ""
 
 
 def _matches(token: str, secret: Secret | None) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from core.jobs import Job, JobStatus
+from core.jobs import Job, JobStatus, OutputObject
 from gateway.service import Service
 
 # Said by a gateway that answers a synchronous caller early because it stops.
@@ -57,15 +57,19 @@ async def finished(service: Service, job: Job) -> web.Response:
     if result is not None:
         return web.Response(body=result, content_type="application/octet-stream",
                             headers=headers)
-    if job.status is JobStatus.SUCCEEDED and len(job.outputs) == 1:
-        output = job.outputs[0]
+    files: dict[str, OutputObject] = {}
+    for output in job.outputs:
+        # A file sent to several output places is one file of the answer.
+        files.setdefault(output.name, output)
+    if job.status is JobStatus.SUCCEEDED and len(files) == 1:
+        [output] = files.values()
         headers["Content-Disposition"] = _attachment(output.name)
         return web.Response(body=await service.read_output(job, output.name),
                             content_type=output.content_type, headers=headers)
-    if job.status is JobStatus.SUCCEEDED and job.outputs:
+    if job.status is JobStatus.SUCCEEDED and files:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for output in job.outputs:
+            for output in files.values():
                 archive.writestr(output.name, await service.read_output(job, output.name))
         headers["Content-Disposition"] = _attachment(f"{job.id}.zip")
         return web.Response(body=buffer.getvalue(), content_type="application/zip",

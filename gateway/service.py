@@ -9,34 +9,28 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core import callbacks, handoffs, metrics, runnable
-from core.errors import BadRequest, Invalid, NotFound
-from core.events import parse_s3_notification, parse_seaweedfs_webhook
-from core.functions import Function, parse_document
+from core.errors import BadRequest, Conflict, NotFound
+from core.functions import Function, new_token, parse_document
 from core.ids import is_job_id
 from core.jobs import AttemptRecord, Job, OutputObject
-from core.keys import check_key
-from core.objects import ObjectInfo
 from gateway.admission import Admission, Invocation
 from gateway.auth import Caller
 from gateway.following import STREAMS, LogFollower, Piece, Position
 from gateway.results import ResultsService
+from gateway.storage_access import StorageAccess
 from gateway.waiting import Waiters
 from jobs.context import JobContext
 from jobs.purging import purge
-from jobs.scanning import ScanProgress
 
 log = logging.getLogger(__name__)
-# What the face reads from the request (its body or document) when the service asks: after
-# the caller is known to be allowed.
-Reader = Callable[[], Awaitable[Any]]
 
 
-class Service(ResultsService):
+class Service(ResultsService, StorageAccess):
     def __init__(self, context: JobContext, pool: ThreadPoolExecutor, waiters: Waiters):
         self.context, self.pool, self.waiters = context, pool, waiters
         self.settings = context.settings
@@ -73,28 +67,40 @@ class Service(ResultsService):
         deployed = [await self._run(self._deploy, fn, replace=False) for fn in functions]
         return await self._run(self.schedules.with_next_fire, deployed)
 
-    async def put_function(self, caller: Caller, name: str, spec: Any) -> tuple[Function, bool]:
-        """Create or replace; returns the function and whether it was created."""
+    async def put_function(self, caller: Caller, name: str, spec: Any, *,
+                           new_token: bool = False) -> tuple[Function, bool]:
+        """Create or replace; returns the function and whether it was created. A function
+        replaced keeps its token, unless `new_token` (OSCAR's face: an update issues one)."""
         caller.require_admin()
         fn = Function.from_spec(spec, name=name).resolved(self.settings.s3.bucket)
         runnable.check_deployable(fn, self.settings)
         await self._run(self.schedules.refuse_past, [fn], time.time(), many=False)
         try:
-            fn, created = await self._run(self._deploy, fn, replace=True), False
+            fn, created = await self._run(self._deploy, fn, replace=True,
+                                          new_token=new_token), False
         except NotFound:
             fn, created = await self._run(self._deploy, fn, replace=False), True
         return (await self._run(self.schedules.with_next_fire, [fn]))[0], created
 
-    def _deploy(self, fn: Function, *, replace: bool) -> Function:
+    async def rotate_token(self, caller: Caller, name: str) -> Function:
+        """Give the function a new token; the old one invokes it no more."""
+        caller.require_admin()
+        await self._run(self.store.set_token, name, new_token())
+        self.catalog.forget()
+        return await self.get_function(caller, name)
+
+    def _deploy(self, fn: Function, *, replace: bool, new_token: bool = False) -> Function:
         """Store a resolved function, creating its buckets and folders first."""
         handoffs.check_no_cycle(fn.name, fn.on_end, self._on_end_of)
-        folders = {(fn.output.bucket, fn.output.prefix), *((i.bucket, i.prefix) for i in fn.input)}
+        folders = {*((o.bucket, o.prefix) for o in fn.outputs),
+                   *((i.bucket, i.prefix) for i in fn.input)}
         for bucket in {bucket for bucket, _ in folders}:
             self.objects.ensure_bucket(bucket)
         for bucket, prefix in folders:
             if prefix:
                 self.objects.ensure_folder(bucket, prefix)
-        stored = self.store.replace_function(fn) if replace else self.store.create_function(fn)
+        stored = self.store.replace_function(fn, new_token=new_token) if replace \
+            else self.store.create_function(fn)
         self.catalog.forget()
         return dataclasses.replace(fn, revision=stored.revision, token=stored.token)
 
@@ -173,21 +179,34 @@ class Service(ResultsService):
         return job
 
     async def list_jobs(self, caller: Caller, *, function: str | None, status: str | None,
-                        limit: int, cursor: str | None) -> list[Job]:
+                        limit: int, cursor: str | None, synchronous: bool | None = None
+                        ) -> list[Job]:
+        await self._may_list(caller, function)
+        return await self._run(self.store.list_jobs, function=function, status=status,
+                               limit=limit, before=cursor, synchronous=synchronous)
+
+    async def count_jobs(self, caller: Caller, *, function: str | None, cursor: str | None,
+                         synchronous: bool | None = None) -> int:
+        """How many jobs `list_jobs` lists from `cursor` on, all pages together."""
+        await self._may_list(caller, function)
+        return await self._run(self.store.count_jobs, function=function, before=cursor,
+                               synchronous=synchronous)
+
+    async def _may_list(self, caller: Caller, function: str | None) -> None:
         if not caller.admin:
             if not function:
                 raise BadRequest("a function's token must name its function: ?function=NAME")
             caller.require_function(await self._run(self.catalog.get, function))
-        return await self._run(self.store.list_jobs, function=function, status=status,
-                               limit=limit, before=cursor)
 
     async def delete_jobs(self, caller: Caller, function: str, job_ids: list[str] | None, *,
-                          include_active: bool = False) -> int:
-        """Delete the function's jobs (all of them when `job_ids` is None); active ones are
-        cancelled first when `include_active`, otherwise left alone."""
+                          include_active: bool = False, status: str | None = None,
+                          synchronous: bool | None = None) -> int:
+        """Delete the function's jobs (all of them, or those in `status`, when `job_ids` is
+        None); active ones are cancelled first when `include_active`, otherwise left alone."""
         caller.require_function(await self._run(self.catalog.get, function))
         if job_ids is None:
-            jobs = await self._run(self.store.list_jobs, function=function, limit=100_000)
+            jobs = await self._run(self.store.list_jobs, function=function, status=status,
+                                   limit=100_000, synchronous=synchronous)
         else:
             jobs = [await self._authorized_job(caller, job_id) for job_id in job_ids]
             if any(job.function != function for job in jobs):
@@ -274,12 +293,22 @@ class Service(ResultsService):
         """The output's record and its bytes, as they come."""
         job = await self._authorized_job(caller, job_id)
         output = _find_output(job, name)
-        chunks = await self._run(self.objects.stream, output.bucket, output.key)
+        stored = await self._run(self.objects.stat, output.bucket, output.key)
+        if output.etag and stored.etag != output.etag:
+            raise _overwritten(job, output)
+        chunks = await self._run(self.objects.stream, output.bucket, output.key,
+                                 etag=output.etag)
         return output, self._iterate(chunks)
 
     async def read_output(self, job: Job, name: str) -> bytes:
+        """The output's bytes as the job wrote them, never those of a later job that wrote
+        a file of that name in the flat layout."""
         output = _find_output(job, name)
-        return await self._run(self.objects.get_bytes, output.bucket, output.key)
+        try:
+            return await self._run(self.objects.get_bytes, output.bucket, output.key,
+                                   output.etag)
+        except Conflict:
+            raise _overwritten(job, output) from None
 
     async def stdout_and_log(self, job: Job) -> bytes:
         """What a synchronous call with no output file answers: stdout, then the log unless
@@ -294,67 +323,11 @@ class Service(ResultsService):
         return self._read_blobs([job.stdout_ref] + (
             [job.stderr_ref] if fn.log_level != "CRITICAL" else []))
 
-    # -- objects --------------------------------------------------------------------------
 
-    async def list_objects(self, caller: Caller, bucket: str, prefix: str
-                           ) -> list[tuple[str, str, int]]:
-        caller.require_admin()
-        return await self._run(lambda: list(self.objects.list_objects(bucket, prefix)))
-
-    async def put_object(self, caller: Caller, bucket: str, key: str, read: Reader,
-                         content_type: str) -> tuple[str, int]:
-        """Store the object `read` gives, once the caller may; returns its ETag and size."""
-        caller.require_admin()
-        check_key(key)
-        body = await read()
-        await self._run(self.objects.ensure_bucket, bucket)
-        return await self._run(self.objects.put_bytes, bucket, key, body, content_type), len(body)
-
-    async def open_object(self, caller: Caller, bucket: str, key: str
-                          ) -> tuple[ObjectInfo, AsyncIterator[bytes]]:
-        caller.require_admin()
-        check_key(key)
-        info = await self._run(self.objects.stat, bucket, key)
-        chunks = await self._run(self.objects.stream, bucket, key)
-        return info, self._iterate(chunks)
-
-    async def delete_object(self, caller: Caller, bucket: str, key: str) -> None:
-        caller.require_admin()
-        check_key(key)
-        await self._run(self.objects.delete, bucket, key)
-
-    # -- storage events -------------------------------------------------------------------
-
-    async def route_notification(self, caller: Caller, source: str, read: Reader
-                                 ) -> tuple[int, list[str]]:
-        """Start the jobs that a storage server's notification (`s3` or `seaweedfs`, read
-        once the caller may send it) triggers; returns how many events it held and the new
-        jobs' ids. Objects whose keys no function may be given are refused together, after
-        the others were routed."""
-        caller.require_event_sender()
-        document = await read()
-        if source == "s3":
-            events = parse_s3_notification(document)
-        else:
-            events = [e for e in [parse_seaweedfs_webhook(document)] if e is not None]
-        started, refused = [], []
-        for event in events:
-            try:
-                jobs = await self._run(self.context.router.route, event)
-            except Invalid as exc:
-                refused.append({"path": f"{event.bucket}/{event.key}", "message": exc.detail})
-                continue
-            started.extend(job.id for job in jobs)
-        if refused:
-            raise Invalid(f"{len(refused)} object(s) refused; the others were processed",
-                          errors=refused)
-        return len(events), started
-
-    async def scan(self, caller: Caller, name: str) -> AsyncIterator[ScanProgress]:
-        """One job per object already under the function's inputs, with the progress after
-        each object."""
-        fn = await self.get_function(caller, name)
-        return self._iterate(self.context.scanner.scan(fn))
+def _overwritten(job: Job, output: OutputObject) -> Conflict:
+    return Conflict(f"output {output.name!r} of job {job.id} was replaced by a later job's "
+                    f"file of that name ({output.bucket}/{output.key}: the flat layout keeps "
+                    "the last one)")
 
 
 def _find_output(job: Job, name: str) -> OutputObject:

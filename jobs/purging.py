@@ -1,11 +1,12 @@
-"""Removing a finished job for good: its outputs and the blobs it kept in the object store
-first, then its record with its attempts and the blobs kept in the job store, so that a
-purge the object store interrupts can be asked again and leaves nothing behind."""
+"""Removing a finished job for good: its outputs (those no later job wrote over) and the
+blobs it kept in the object store first, then its record with its attempts and the blobs
+kept in the job store, so that a purge the object store interrupts can be asked again and
+leaves nothing behind."""
 
 from __future__ import annotations
 
-from core.errors import Conflict
-from core.jobs import Job
+from core.errors import Conflict, NotFound
+from core.jobs import Job, OutputObject
 from core.objects import ObjectStore
 from core.store import JobStore
 
@@ -27,5 +28,17 @@ def purge_ended(store: JobStore, objects: ObjectStore, ended: list[Job]) -> int:
             bucket, _, key = ref.removeprefix("s3:").partition("/")
             objects.delete(bucket, key)
         for output in job.outputs:
-            objects.delete(output.bucket, output.key)
+            if _still_its(objects, job, output):
+                objects.delete(output.bucket, output.key)
     return store.delete_jobs([job.id for job in ended])
+
+
+def _still_its(objects: ObjectStore, job: Job, output: OutputObject) -> bool:
+    """Whether the object is still the job's output: in the flat layout a later job may
+    have written its own file of that name there, which must stay."""
+    if f"/{job.id}/" in f"/{output.key}":
+        return True
+    try:
+        return objects.stat(output.bucket, output.key).metadata.get("sluice-job") == job.id
+    except NotFound:
+        return False

@@ -69,8 +69,8 @@ class JobSubmitter:
     def submit(self, fn: Function, *, trigger: Trigger, body: bytes = b"",
                content_type: str | None = None, idempotency_key: str | None = None,
                source: ObjectEvent | None = None, depth: int = 0,
-               callback: Callback | None = None, params: Mapping[str, str] | None = None
-               ) -> tuple[Job, bool]:
+               callback: Callback | None = None, params: Mapping[str, str] | None = None,
+               synchronous: bool = False) -> tuple[Job, bool]:
         """Returns the job and whether it is new; an idempotency key already used returns
         the job that has it. A job that cannot be published yet is kept: the sweeper
         publishes it once the broker is back. The job's `callback` is the one given (an
@@ -89,7 +89,7 @@ class JobSubmitter:
                   source_version=source.version_tag if source else None,
                   event=source.to_dict() if source else None,
                   callback_url=callback.url if callback else None,
-                  callback_on=callback.on if callback else ())
+                  callback_on=callback.on if callback else (), synchronous=synchronous)
         job, created = self.store.create_job(job, inline)
         if created:
             self.publish(job)

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from core.errors import SluiceError
-from sluice import invoke_cli, job_view, jobs_cli, objects_cli, schedules_cli
+from sluice import deploy_cli, invoke_cli, job_view, jobs_cli, objects_cli, schedules_cli
 from sluice.client import Client, ClientError
 from sluice.display import local_time as _local_time
 from sluice.display import seconds as _seconds
@@ -87,8 +87,10 @@ def _parser() -> argparse.ArgumentParser:
                 "stdout as it comes (the pod's stdout sidecar)")
     p.add_argument("--dir", help="the pod's shared directory (default $SLUICE_DIR or /sluice)")
 
-    p = command("deploy", deploy, "create or update the functions in a YAML or JSON file")
-    p.add_argument("-f", "--file", required=True, type=Path)
+    for name in ("deploy", "apply"):
+        p = command(name, _with_client(deploy_cli.deploy), "create or update the functions "
+                    "in a YAML or JSON file, or the services of an OSCAR FDL file")
+        p.add_argument("-f", "--file", required=True, type=Path)
     command("functions", functions, "list functions")
     command("schedule", _with_client(schedules_cli.schedule),
             "list the scheduled functions and when each fires next")
@@ -178,43 +180,6 @@ def _client(args) -> Client:
 
 def _with_client(handler):
     return lambda args: handler(args, _client(args))
-
-
-def deploy(args) -> None:
-    try:
-        document = yaml.safe_load(args.file.read_text())
-    except OSError as error:
-        raise ClientError(f"cannot read {args.file}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ClientError(f"{args.file} is not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise ClientError(f"{args.file} must hold a function or `functions: {{name: spec}}`")
-    specs = document["functions"] if "functions" in document else {document.get("name"): document}
-    if not isinstance(specs, dict):
-        raise ClientError("`functions` must map names to specs")
-    client, results = _client(args), []
-    for name, spec in specs.items():
-        if not isinstance(name, str) or not name:
-            raise ClientError("every function needs a name")
-        # As YAML, as it was read: what YAML alone can say (a bare `on:` key, read as true)
-        # reaches the gateway as it was written.
-        response = client.request("PUT", f"/v1/functions/{name}",
-                                  body=yaml.dump(spec, Dumper=_Unaliased).encode(),
-                                  headers={"Content-Type": "application/yaml"})
-        fn = response.json()
-        results.append(fn)
-        if not args.json:
-            verb = "created" if response.status == 201 else "updated"
-            print(f"{name}: {verb} (revision {fn['revision']})")
-    if args.json:
-        print(json.dumps(results, indent=2))
-
-
-class _Unaliased(yaml.SafeDumper):
-    """Every value written out in full: the gateway accepts no YAML aliases."""
-
-    def ignore_aliases(self, data) -> bool:
-        return True
 
 
 def functions(args) -> None:

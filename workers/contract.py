@@ -16,6 +16,7 @@ from core.abaco import context as abaco
 from core.functions import Function
 from core.jobs import Job
 from core.keys import file_name
+from core.triggers import OutputSpec
 from workers.workdir import Workdir
 
 
@@ -69,9 +70,10 @@ def message_in(path: Path) -> Callable[[], bytes]:
     return read
 
 
-def output_prefix(job: Job, fn: Function) -> str:
-    """Where the job's outputs go: under its own id, so that a re-run overwrites."""
-    return fn.output.key(job.id, "")
+def output_places(job: Job, fn: Function) -> tuple[OutputSpec, ...]:
+    """Where the job's outputs go, each in the flat layout (a per-job output's under the
+    job's own id): a re-run writes the same keys, and so overwrites."""
+    return tuple(output.for_job(job.id) for output in fn.outputs)
 
 
 def output_metadata(job: Job) -> dict[str, str]:

@@ -31,6 +31,7 @@ from core.jobs import OutputObject
 from core.keys import check_key, prefix_problem
 from core.objects import ObjectStore
 from core.results import MAX_PER_JOB
+from core.triggers import OutputSpec, parse_outputs
 from workers import result_files
 from workers.staging import checked_outputs, upload_outputs
 from workers.workdir import Workdir
@@ -58,8 +59,8 @@ class StagingPlan:
 
     job: str
     input_name: str
-    output_bucket: str
-    output_prefix: str
+    outputs: list[dict[str, Any]]
+    """Where the outputs go, in the flat layout (`OutputSpec.to_dict`)."""
     metadata: dict[str, str]
     result_bucket: str
     result_key: str
@@ -83,12 +84,21 @@ class StagingPlan:
         for key in (plan.input_key, plan.result_key, plan.stdout_key):
             if key is not None:
                 check_key(key)
-        for name, prefix in (("output_prefix", plan.output_prefix),
-                             ("results_prefix", plan.results_prefix)):
-            problem = prefix_problem(prefix) if prefix is not None else None
-            if problem:
-                raise Invalid(f"{PLAN_VARIABLE}: {name} {problem}")
+        problem = prefix_problem(plan.results_prefix) if plan.results_prefix is not None \
+            else None
+        if problem:
+            raise Invalid(f"{PLAN_VARIABLE}: results_prefix {problem}")
+        plan.places()
         return plan
+
+    def places(self) -> tuple[OutputSpec, ...]:
+        errors: list[str] = []
+        places = parse_outputs(self.outputs, lambda path, problem: errors.append(
+            f"{path} {problem}")) or ()
+        if errors or any(p.bucket is None or p.layout != "flat" for p in places):
+            raise Invalid(f"{PLAN_VARIABLE}: outputs must be flat places with a bucket "
+                          f"({'; '.join(errors) or 'one is not'})")
+        return places
 
     @classmethod
     def from_env(cls) -> StagingPlan:
@@ -186,9 +196,9 @@ def stage_out(plan: StagingPlan, objects: ObjectStore, root: Path = ROOT) -> dic
     Outputs whose names cannot be object keys are not uploaded, and the result says why."""
     exit_code = wait_for_function(root)
     dirs = Workdir.at(root)
-    files, problem = checked_outputs(dirs.output_dir, plan.output_prefix)
-    outputs = upload_outputs(files, plan.output_bucket, plan.output_prefix, plan.metadata,
-                             objects)
+    places = plan.places()
+    files, problem = checked_outputs(dirs.output_dir, places)
+    outputs = upload_outputs(files, places, plan.metadata, objects)
     stdout_size = dirs.stdout.stat().st_size if dirs.stdout.exists() else 0
     if stdout_size:
         objects.put_file(plan.result_bucket, plan.stdout_key, dirs.stdout, "text/plain", {})

@@ -17,7 +17,8 @@ from core.blobs import Blobs
 from core.jobs import Job, Outcome, OutputObject, Reason, log_key
 from core.keys import output_name_problem
 from core.objects import ObjectStore
-from workers.contract import input_file, output_metadata, output_prefix
+from core.triggers import OutputSpec
+from workers.contract import input_file, output_metadata, output_places
 from workers.executors.base import Attempt, Execution
 
 
@@ -31,7 +32,8 @@ class LocalStaging:
     def stage_in(self, attempt: Attempt) -> Path:
         """The input file in the scratch directory: the triggering object, or the body."""
         job = attempt.job
-        self.objects.ensure_bucket(attempt.function.output.bucket)
+        for bucket in {output.bucket for output in attempt.function.outputs}:
+            self.objects.ensure_bucket(bucket)
         path = input_file(job, attempt.workdir)
         if job.source_key is not None:
             self.objects.download(job.source_bucket, job.source_key, path)
@@ -49,11 +51,10 @@ class LocalStaging:
         job, fn, dirs = attempt.job, attempt.function, attempt.workdir
         stopped = execution.reason in STOPPED
         notes = attempt.results.finish(files=not stopped) if attempt.results else []
-        prefix = output_prefix(job, fn)
+        places = output_places(job, fn)
         files, problem = ([], None) if stopped \
-            else checked_outputs(dirs.output_dir, prefix, owner)
-        outputs = upload_outputs(files, fn.output.bucket, prefix, output_metadata(job),
-                                 self.objects)
+            else checked_outputs(dirs.output_dir, places, owner)
+        outputs = upload_outputs(files, places, output_metadata(job), self.objects)
         reason, error = (execution.reason, execution.error) if problem is None \
             else (Reason.ERROR, problem)
         logs = keep_logs(self.blobs, job, captured(dirs.stdout), captured(dirs.stderr),
@@ -95,16 +96,17 @@ def keep_logs(blobs: Blobs, job: Job, stdout: bytes, stderr: bytes, error: str |
     return Outcome(stdout_ref=stdout_ref, stderr_ref=stderr_ref, inline_blobs=inline | inline_err)
 
 
-def checked_outputs(output_dir: Path, key_prefix: str, owner: int | None = None
+def checked_outputs(output_dir: Path, places: tuple[OutputSpec, ...], owner: int | None = None
                     ) -> tuple[list[tuple[str, Path]], str | None]:
-    """The output files to upload under `key_prefix`, and why there are none. The attempt
-    fails, and none is uploaded, for a name that cannot be an object key, and for a file the
+    """The output files to upload to `places`, and why there are none. The attempt fails,
+    and none is uploaded, for a name that cannot be an object key, and for a file the
     function did not make: a hard link to a file outside the output directory, or one not
     `owner`'s (the function's user)."""
     found = _regular_files(output_dir)
     inodes = collections.Counter((info.st_dev, info.st_ino) for _, _, info in found)
+    longest = max((place.folder() for place in places), key=len, default="")
     for name, _path, info in found:
-        problem = output_name_problem(name, key_prefix)
+        problem = output_name_problem(name, longest)
         if problem is None and info.st_nlink > inodes[(info.st_dev, info.st_ino)]:
             problem = f"output {name!r} is a hard link to a file outside the output directory"
         if problem is None and owner is not None and info.st_uid != owner:
@@ -137,13 +139,17 @@ def _regular_files(output_dir: Path) -> list[tuple[str, Path, os.stat_result]]:
     return sorted(found, key=lambda entry: entry[0])
 
 
-def upload_outputs(files: list[tuple[str, Path]], bucket: str, key_prefix: str,
+def upload_outputs(files: list[tuple[str, Path]], places: tuple[OutputSpec, ...],
                    metadata: dict[str, str], objects: ObjectStore) -> tuple[OutputObject, ...]:
+    """Each file to every place (in the flat layout) whose filters it passes."""
     uploaded = []
     for name, path in files:
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        key = key_prefix + name
-        etag = objects.put_file(bucket, key, path, content_type, metadata)
-        uploaded.append(OutputObject(name=name, bucket=bucket, key=key, etag=etag,
-                                     size=path.stat().st_size, content_type=content_type))
+        for place in places:
+            if place.takes(name):
+                key = place.folder() + name
+                etag = objects.put_file(place.bucket, key, path, content_type, metadata)
+                uploaded.append(OutputObject(name=name, bucket=place.bucket, key=key, etag=etag,
+                                             size=path.stat().st_size,
+                                             content_type=content_type))
     return tuple(uploaded)

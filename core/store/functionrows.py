@@ -63,11 +63,14 @@ class FunctionRows:
             raise Conflict(f"function {fn.name!r} already exists") from None
         return StoredFunction(fn.name, revision, fn.to_spec(), fn.token)
 
-    def replace_function(self, fn: Function, now: float | None = None) -> StoredFunction:
-        """Store a new revision of an existing function, keeping its token."""
+    def replace_function(self, fn: Function, now: float | None = None, *,
+                         new_token: bool = False) -> StoredFunction:
+        """Store a new revision of an existing function, keeping its token, or with
+        `new_token` taking `fn`'s."""
         now = now or time.time()
+        token = {"token": fn.token} if new_token else {}
         statement = (functions.update().where(functions.c.name == fn.name)
-                     .values(revision=_NEXT_REVISION.scalar_subquery(), updated_at=now)
+                     .values(revision=_NEXT_REVISION.scalar_subquery(), updated_at=now, **token)
                      .returning(functions.c.revision, functions.c.token))
 
         def replace(c):
@@ -85,6 +88,14 @@ class FunctionRows:
         connection.execute(function_revisions.insert().values(
             name=fn.name, revision=revision, spec=fn.to_spec(), created_at=now))
         schedulerows.place(connection, self._dialect, fn, now)
+
+    def set_token(self, name: str, token: str, now: float | None = None) -> None:
+        """Give the function a new token: the old one invokes it no more."""
+        changed = self.db.write(lambda c: c.execute(
+            functions.update().where(functions.c.name == name)
+            .values(token=token, updated_at=now or time.time())).rowcount)
+        if changed == 0:
+            raise NotFound(f"function {name!r} does not exist")
 
     def get_function(self, name: str) -> StoredFunction:
         row = self.db.read(lambda c: c.execute(_GET_FUNCTION, {"w_name": name}).first())

@@ -197,16 +197,19 @@ class JobStore(FunctionRows, Housekeeping, CallbackRows, ScheduleRows, ResultRow
         return job_from_row(row)
 
     def list_jobs(self, *, function: str | None = None, status: str | None = None,
-                  limit: int = 50, before: str | None = None) -> list[Job]:
+                  limit: int = 50, before: str | None = None,
+                  synchronous: bool | None = None) -> list[Job]:
         """Newest first; `before` is the id of the last job of the previous page."""
-        query = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
-        if function:
-            query = query.where(jobs.c.function == function)
-        if status:
-            query = query.where(jobs.c.status == status)
-        if before:
-            query = query.where(jobs.c.id < before)
+        query = sa.select(jobs).where(*_listed(function, status, before, synchronous)) \
+            .order_by(jobs.c.id.desc()).limit(limit)
         return [job_from_row(r) for r in self.db.read(lambda c: c.execute(query).all())]
+
+    def count_jobs(self, *, function: str | None = None, before: str | None = None,
+                   synchronous: bool | None = None) -> int:
+        """How many jobs `list_jobs` would list, all pages together."""
+        query = sa.select(sa.func.count()).select_from(jobs).where(
+            *_listed(function, None, before, synchronous))
+        return self.db.read(lambda c: c.execute(query).scalar_one())
 
     def claim(self, job_id: str, owner: str, now: float, *, take_over_from: str | None = None
               ) -> Job | None:
@@ -363,6 +366,21 @@ def _blob_upsert(dialect):
     statement = dialect.insert(blobs)
     return statement.on_conflict_do_update(index_elements=[blobs.c.key],
                                            set_={"data": statement.excluded.data})
+
+
+def _listed(function: str | None, status: str | None, before: str | None,
+            synchronous: bool | None) -> list:
+    """The conditions of a listing of jobs: each one given narrows it."""
+    conditions = []
+    if function:
+        conditions.append(jobs.c.function == function)
+    if status:
+        conditions.append(jobs.c.status == status)
+    if before:
+        conditions.append(jobs.c.id < before)
+    if synchronous is not None:
+        conditions.append(jobs.c.synchronous == synchronous)
+    return conditions
 
 
 def _owned(job: Job, owner: str) -> dict[str, Any]:

@@ -80,6 +80,7 @@ jobs = sa.Table(
     sa.Column("callback_error", sa.Text),
     sa.Column("callback_due_at", sa.Float),
     sa.Column("callback_delivered_at", sa.Float),
+    sa.Column("synchronous", sa.Boolean, nullable=False, default=False),
     sa.Index("ix_jobs_function_id", "function", "id"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_function_status", "function", "status"),

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import (callbacks, functions, keys, oscar, params, quantities, results, retries,
-                  schedules)
+from core import (callbacks, functions, keys, oscar, oscar_fields, params, quantities, results,
+                  retries, schedules, triggers)
 from core.abaco import contract as abaco_contract
 from core.errors import SluiceError
 from core.ids import JOB_ID_PATTERN
@@ -55,6 +55,12 @@ def _function_spec_properties() -> dict[str, Any]:
     backoff = _quantity("number", quantities.DURATION, "2s")
     location = {"bucket": _pattern(keys.BUCKET),
                 "prefix": {"type": "string", "maxLength": keys.MAX_PREFIX_BYTES}}
+    names = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    output = _obj({**location, "layout": {
+        "enum": list(triggers.LAYOUTS), "default": "per-job",
+        "description": "per-job: <prefix>/<job id>/<name>; flat: <prefix>/<name>, as OSCAR "
+                       "writes them (a later job's file of a name replaces an earlier one's)."},
+        "suffix": names, "name_prefix": names}, required=())
     properties = {
         "name": _pattern(functions.NAME),
         "command": {"oneOf": [PROGRAM, {"type": "array", "items": STRING, "minItems": 1}],
@@ -77,7 +83,9 @@ def _function_spec_properties() -> dict[str, Any]:
         "input": {"type": "array", "items": _obj({
             **location, "suffix": {"type": "array", "items": {"type": "string", "minLength": 1}},
             "scan_interval": {"type": ["number", "null"], "minimum": 5}}, required=())},
-        "output": _obj(location, required=()),
+        "output": {"oneOf": [output, {"type": "array", "items": output, "minItems": 1}],
+                   "description": "Where its files go: one place, or several (each file to "
+                                  "every place whose suffix and name_prefix it matches)."},
         "guard": _obj({"max_depth": {"type": "integer", "minimum": 1,
                                      "maximum": functions.MAX_GUARD_DEPTH}}),
         "log_level": {"enum": list(functions.LOG_LEVELS)},
@@ -241,19 +249,56 @@ def _kinds(error: type) -> list[type]:
 
 
 def _oscar_service() -> dict[str, Any]:
+    names = {"type": ["array", "null"], "items": STRING}
     storage = {"type": "object", "properties": {
-        "storage_provider": STRING, "path": STRING,
-        "suffix": {"type": "array", "items": STRING}}, "required": ["path"]}
+        "storage_provider": STRING, "path": STRING, "suffix": names, "prefix": names},
+        "required": ["path"]}
+    provider = _obj({"endpoint": STRING, "verify": {"type": "boolean"}, "access_key": STRING,
+                     "secret_key": STRING, "region": STRING})
     answered = {"name": STRING, "image": STRING, "script": STRING, "memory": STRING,
-                "cpu": STRING, "log_level": STRING,
+                "cpu": STRING, "log_level": STRING, "enable_gpu": {"type": "boolean"},
                 "environment": {"type": "object", "properties": {"variables": {
                     "type": "object", "additionalProperties": STRING}}},
-                "input": {"type": "array", "items": storage},
-                "output": {"type": "array", "items": storage}, "token": STRING}
-    extra = {name: {} for name in sorted(oscar.KNOWN - set(answered))}
-    return _obj({**answered, **extra}, required=("name",), closed=False,
-                description="An OSCAR service definition (FDL); the fields Sluice does not "
-                            "use are accepted and ignored.")
+                "input": {"type": ["array", "null"], "items": storage},
+                "output": {"type": ["array", "null"], "items": storage}, "token": STRING,
+                "storage_providers": {"type": "object", "properties": {"minio": {
+                    "type": "object", "additionalProperties": provider}}}}
+    unused = {name: {"description": f"Accepted, without effect: {why}."}
+              for name, why in sorted(oscar_fields.UNUSED.items())}
+    refused = {name: {"description": f"Refused once set: {why}."}
+               for name, why in sorted(oscar_fields.REFUSED.items())}
+    return _obj({**answered, **unused, **refused}, required=("name",), closed=False,
+                description="An OSCAR service definition (FDL); field names match whatever "
+                            "their case, as in OSCAR. Outputs go to <path>/<file name>.")
+
+
+def _oscar_info() -> dict[str, Any]:
+    return _obj({"version": STRING, "git_commit": STRING, "architecture": STRING,
+                 "kubernetes_version": {"type": ["string", "null"]}, "executor": STRING,
+                 "serverless_backend": _obj({"name": STRING, "version": STRING})})
+
+
+def _oscar_config() -> dict[str, Any]:
+    flags = ("gpu_available", "interLink_available", "yunikorn_enable", "kueue_enable",
+             "volume_enable", "minio_quota_enabled")
+    return _obj({
+        "config": _obj({"name": STRING, "namespace": STRING, "services_namespace": STRING,
+                        "controller_service_account": STRING,
+                        **{flag: {"type": "boolean"} for flag in flags},
+                        "oidc_groups": {"type": "array", "items": STRING}}),
+        "minio_provider": _obj({"endpoint": STRING, "verify": {"type": "boolean"},
+                                "access_key": STRING, "secret_key": STRING,
+                                "region": STRING}),
+        "allowed_image_repositories": {"type": "array", "items": STRING}})
+
+
+def _oscar_jobs() -> dict[str, Any]:
+    when = {"type": "string", "format": "date-time"}
+    return _obj({"jobs": {"type": "object", "additionalProperties": _obj({
+        "status": {"enum": sorted(set(oscar.STATUS.values()))},
+        "creation_time": when, "start_time": when, "finish_time": when},
+        required=("status",))}, "next_page": _pattern(JOB_ID_PATTERN),
+        "remaining_jobs": COUNT}, required=("jobs",))
 
 
 def components() -> dict[str, Any]:
@@ -297,9 +342,7 @@ def components() -> dict[str, Any]:
             "type": "array", "items": STRING}}),
         "OscarService": _oscar_service(),
         "OscarServiceList": {"type": "array", "items": ref("OscarService")},
-        "OscarInfo": _obj({"version": STRING, "serverless_backend": STRING,
-                           "executor": STRING}),
-        "OscarJobs": _obj({"jobs": {"type": "object", "additionalProperties": _obj({
-            "status": {"enum": sorted(set(oscar.STATUS.values()))},
-            "creation_time": TIME, "start_time": TIME, "finish_time": TIME})}}),
+        "OscarInfo": _oscar_info(),
+        "OscarConfig": _oscar_config(),
+        "OscarJobs": _oscar_jobs(),
     }

@@ -118,6 +118,16 @@ async def callback_secret(request: web.Request) -> web.Response:
     return _json({"function": name, "secret": secret, "header": callbacks.SIGNATURE})
 
 
+@routes.post("/v1/functions/{name}/token")
+@described("Give the function a new token", tag="functions", problems=(404,),
+           answers={200: json_answer("The function, with its new token", "Function")})
+async def rotate_token(request: web.Request) -> web.Response:
+    """The old token invokes it no more (its callbacks' key changes with it). Replacing the
+    function keeps its token: only this changes it."""
+    fn = await request.app[SERVICE].rotate_token(caller(request), request.match_info["name"])
+    return _json(_function(fn, with_token=True))
+
+
 @routes.delete("/v1/functions/{name}")
 @described("Remove a function", tag="functions", problems=(404,),
            answers={204: answer("Removed")})

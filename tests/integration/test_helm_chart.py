@@ -223,6 +223,15 @@ def test_the_gateway_knows_which_executors_may_run_each_function(pools, served):
     assert {name: executors_for(settings, name) for name in served} == served
 
 
+def test_the_gateway_gives_clients_the_public_store_address():
+    values = {**EVERYTHING, "s3": {**REQUIRED["s3"], "publicUrl": "https://s3.public.example"}}
+    container = by_kind(render(values), "Deployment")["prod-sluice-gateway"]["spec"][
+        "template"]["spec"]["containers"][0]
+    settings = Settings.from_env({e["name"]: e["value"] for e in container["env"]
+                                  if "value" in e})
+    assert settings.s3.client_url == "https://s3.public.example"
+
+
 def test_existing_secrets_replace_the_charts_own():
     documents = render({**REQUIRED, **EXISTING})
     assert not by_kind(documents, "Secret")

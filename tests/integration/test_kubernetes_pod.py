@@ -55,8 +55,9 @@ def play(podman, sluice_image, s3_settings, objects, tmp_path):
                                  **spec}).resolved(s3_settings.bucket)
         plan = StagingPlan(
             job=job, input_name="in.txt", input_bucket=s3_settings.bucket,
-            input_key="pod/input/in.txt", output_bucket=s3_settings.bucket,
-            output_prefix=fn.output.key(job, ""), metadata={"sluice-job": job},
+            input_key="pod/input/in.txt",
+            outputs=[output.for_job(job).to_dict() for output in fn.outputs],
+            metadata={"sluice-job": job},
             result_bucket=s3_settings.system_bucket, result_key=f"pods/{job}/1/result.json",
             stdout_key=f"stdout/{job}")
         manifest = job_manifest(

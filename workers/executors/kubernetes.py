@@ -23,7 +23,7 @@ from core.errors import Invalid, NotFound, SluiceError, Unavailable
 from core.jobs import Job, Outcome, OutputObject, Reason, log_key
 from core.objects import ObjectStore
 from core.settings import KubernetesSettings
-from workers.contract import environment, input_name, output_metadata, output_prefix
+from workers.contract import environment, input_name, output_metadata, output_places
 from workers.executors.base import Attempt
 from workers.executors.cluster_api import ClusterApi, JobState
 from workers.executors.job_manifest import (FUNCTION_CONTAINER, STAGE_IN_CONTAINER,
@@ -61,7 +61,8 @@ class KubernetesExecutor:
         # this one (and upload into the same folder).
         for earlier in range(1, job.attempts):
             self.api.delete_job(job_name(job.id, earlier))
-        self.objects.ensure_bucket(fn.output.bucket)
+        for bucket in {output.bucket for output in fn.outputs}:
+            self.objects.ensure_bucket(bucket)
         # The uploader writes its result there.
         self.blobs.ready()
         input_bucket, input_key = job.source_bucket, job.source_key
@@ -69,8 +70,9 @@ class KubernetesExecutor:
             input_bucket, input_key = self.blobs.in_object_store(job.input_ref)
         plan = StagingPlan(
             job=job.id, input_name=input_name(job), input_bucket=input_bucket,
-            input_key=input_key, output_bucket=fn.output.bucket,
-            output_prefix=output_prefix(job, fn), metadata=output_metadata(job),
+            input_key=input_key,
+            outputs=[place.to_dict() for place in output_places(job, fn)],
+            metadata=output_metadata(job),
             result_bucket=self.blobs.bucket,
             result_key=f"pods/{job.id}/{job.attempts}/result.json",
             results_prefix=f"pods/{job.id}/{job.attempts}/results/",

@@ -85,6 +85,10 @@ executor of the first pool that serves every function (it consumes every queue).
   value: {{ .Values.s3.systemBucket | quote }}
 - name: SLUICE_S3_BUCKET
   value: {{ .Values.s3.bucket | quote }}
+{{- if .Values.s3.publicUrl }}
+- name: SLUICE_S3_PUBLIC_URL
+  value: {{ .Values.s3.publicUrl | quote }}
+{{- end }}
 {{- end -}}
 
 {{- define "sluice.envFrom" -}}

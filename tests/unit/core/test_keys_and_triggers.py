@@ -22,8 +22,9 @@ def test_functions_without_folders_get_scar_conventions():
     fn = Function.from_spec({"name": "resize", "script": "true"}).resolved("data")
     [trigger] = fn.input
     assert (trigger.bucket, trigger.prefix) == ("data", "resize/input/")
-    assert (fn.output.bucket, fn.output.prefix) == ("data", "resize/output")
-    assert fn.output.key("J1", "a/b.png") == "resize/output/J1/a/b.png"
+    [output] = fn.outputs
+    assert (output.bucket, output.prefix) == ("data", "resize/output")
+    assert output.key("J1", "a/b.png") == "resize/output/J1/a/b.png"
 
 
 def test_an_empty_input_list_means_http_only():

@@ -34,10 +34,21 @@ def test_max_body_takes_sizes(tmp_path, value, expected):
 
 
 @pytest.mark.parametrize("name, value", [("SLUICE_MAX_BODY", "huge"), ("SLUICE_PORT", "http"),
-                                         ("SLUICE_WORKER_THREADS", "-1")])
+                                         ("SLUICE_WORKER_THREADS", "-1"),
+                                         ("SLUICE_S3_PUBLIC_URL", "s3.example.org")])
 def test_bad_settings_are_refused_with_the_variable_named(tmp_path, name, value):
     with pytest.raises(Invalid, match=name):
         Settings.from_env({"SLUICE_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_clients_are_given_the_public_store_address_where_one_is_set(tmp_path):
+    inside = Settings.from_env({"SLUICE_DATA_DIR": str(tmp_path),
+                                "SLUICE_S3_URL": "http://minio.sluice:9000"})
+    assert inside.s3.client_url == "http://minio.sluice:9000"
+    public = Settings.from_env({"SLUICE_DATA_DIR": str(tmp_path),
+                                "SLUICE_S3_URL": "http://minio.sluice:9000",
+                                "SLUICE_S3_PUBLIC_URL": "https://s3.example.org"})
+    assert public.s3.client_url == "https://s3.example.org"
 
 
 def test_a_config_file_sets_what_the_environment_does_not(tmp_path):

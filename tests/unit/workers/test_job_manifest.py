@@ -14,7 +14,7 @@ from workers.pod_staging import StagingPlan
 VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33")
 JOB_ID = "01m82ej0z3g7ksj8gzanfqj9jv"
 PLAN = StagingPlan(job=JOB_ID, input_name="photo.jpg", input_bucket="in", input_key="a/photo.jpg",
-                   output_bucket="out", output_prefix=f"thumbs/{JOB_ID}/",
+                   outputs=[{"bucket": "out", "prefix": f"thumbs/{JOB_ID}", "layout": "flat"}],
                    metadata={"sluice-job": JOB_ID, "sluice-depth": "1"}, result_bucket="sys",
                    result_key=f"pods/{JOB_ID}/2/result.json", stdout_key=f"stdout/{JOB_ID}")
 FULL = {"name": "resize", "image": "registry.example/imagemagick:7", "command": ["mogrify", "x"],
