@@ -102,7 +102,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
                                     "items": items})
         if url.path == f"/api/v1/namespaces/{NAMESPACE}/pods/{NAME}-x7k2p/log":
-            followed = "followed " if query.get("follow") == ["true"] else ""
+            # The API server reads a boolean query parameter with Go's strconv.ParseBool,
+            # which takes any of these; clients differ in which they send.
+            followed = "followed " if query.get("follow", [""])[0] in (
+                "1", "t", "T", "true", "TRUE", "True") else ""
             return self._send(200, f"{followed}log of {query['container'][0]}\n".encode(),
                               "text/plain")
         self._send(500, {"kind": "Status", "code": 500, "reason": "InternalError"})
